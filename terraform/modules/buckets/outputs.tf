@@ -1,0 +1,24 @@
+output "receipts_bucket_name" {
+  description = "Receipts bucket name (AWS_S3_BUCKET)."
+  value       = aws_s3_bucket.this["receipts"].id
+}
+
+output "receipts_bucket_arn" {
+  description = "Receipts bucket ARN."
+  value       = aws_s3_bucket.this["receipts"].arn
+}
+
+output "backups_bucket_name" {
+  description = "Backups bucket name (BACKUP_S3_BUCKET)."
+  value       = aws_s3_bucket.this["backups"].id
+}
+
+output "backups_bucket_arn" {
+  description = "Backups bucket ARN."
+  value       = aws_s3_bucket.this["backups"].arn
+}
+
+output "kms_key_arn" {
+  description = "KMS key encrypting both buckets; the app role may use it."
+  value       = aws_kms_key.buckets.arn
+}

@@ -1,0 +1,27 @@
+variable "receipts_bucket_name" {
+  description = "Name of the receipts bucket (the app's AWS_S3_BUCKET)."
+  type        = string
+}
+
+variable "backups_bucket_name" {
+  description = "Name of the database backups bucket (the app's BACKUP_S3_BUCKET)."
+  type        = string
+}
+
+variable "receipts_retention_days" {
+  description = "Days after which receipts expire (7 years by default)."
+  type        = number
+  default     = 2557
+}
+
+variable "backups_retention_days" {
+  description = "Days after which any backup object expires, a backstop to the app's own pruning."
+  type        = number
+  default     = 400
+}
+
+variable "tags" {
+  description = "Tags applied to every resource."
+  type        = map(string)
+  default     = {}
+}

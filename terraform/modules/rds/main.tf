@@ -1,0 +1,126 @@
+locals {
+  port = 5432
+}
+
+resource "random_password" "master" {
+  length  = 32
+  special = false
+}
+
+resource "aws_kms_key" "rds" {
+  #checkov:skip=CKV2_AWS_64:The default key policy (account root, delegating to IAM) is intended; access is granted by the IAM policies in app_iam and the AWS service integrations.
+  description         = "${var.name} RDS storage and Performance Insights"
+  enable_key_rotation = true
+  tags                = var.tags
+}
+
+resource "aws_security_group" "rds" {
+  name_prefix = "${var.name}-rds-"
+  description = "PostgreSQL for ${var.name}: only from the app's nodes and hosts"
+  vpc_id      = var.vpc_id
+  tags        = var.tags
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_vpc_security_group_ingress_rule" "postgres" {
+  for_each = toset(var.allowed_security_group_ids)
+
+  security_group_id            = aws_security_group.rds.id
+  description                  = "PostgreSQL from ${each.value}"
+  referenced_security_group_id = each.value
+  from_port                    = local.port
+  to_port                      = local.port
+  ip_protocol                  = "tcp"
+}
+
+resource "aws_db_parameter_group" "this" {
+  name_prefix = "${var.name}-pg15-"
+  family      = "postgres15"
+  description = "TLS only, slow-query and DDL logging"
+  tags        = var.tags
+
+  parameter {
+    name  = "rds.force_ssl"
+    value = "1"
+  }
+
+  parameter {
+    name  = "log_min_duration_statement"
+    value = "500"
+  }
+
+  parameter {
+    name  = "log_statement"
+    value = "ddl"
+  }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_iam_role" "monitoring" {
+  name_prefix = "${var.name}-rds-mon-"
+  tags        = var.tags
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Action    = "sts:AssumeRole"
+      Principal = { Service = "monitoring.rds.amazonaws.com" }
+    }]
+  })
+}
+
+resource "aws_iam_role_policy_attachment" "monitoring" {
+  role       = aws_iam_role.monitoring.name
+  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+}
+
+resource "aws_db_instance" "this" {
+  identifier     = var.name
+  engine         = "postgres"
+  engine_version = var.engine_version
+  instance_class = var.instance_class
+
+  db_name  = var.database_name
+  username = var.master_username
+  password = random_password.master.result
+  port     = local.port
+
+  allocated_storage     = var.allocated_storage
+  max_allocated_storage = var.max_allocated_storage
+  storage_type          = "gp3"
+  storage_encrypted     = true
+  kms_key_id            = aws_kms_key.rds.arn
+
+  multi_az               = true
+  db_subnet_group_name   = var.db_subnet_group_name
+  vpc_security_group_ids = [aws_security_group.rds.id]
+  publicly_accessible    = false
+  parameter_group_name   = aws_db_parameter_group.this.name
+
+  # 30 days of automated backups gives point-in-time recovery over that window.
+  backup_retention_period   = 30
+  backup_window             = "01:00-01:45"
+  maintenance_window        = "sun:03:00-sun:04:00"
+  copy_tags_to_snapshot     = true
+  deletion_protection       = true
+  skip_final_snapshot       = false
+  final_snapshot_identifier = "${var.name}-final"
+
+  auto_minor_version_upgrade          = true
+  iam_database_authentication_enabled = true
+  enabled_cloudwatch_logs_exports     = ["postgresql", "upgrade"]
+  monitoring_interval                 = 60
+  monitoring_role_arn                 = aws_iam_role.monitoring.arn
+
+  performance_insights_enabled          = true
+  performance_insights_kms_key_id       = aws_kms_key.rds.arn
+  performance_insights_retention_period = 7
+
+  tags = var.tags
+}

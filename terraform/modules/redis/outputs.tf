@@ -1,0 +1,15 @@
+output "primary_endpoint" {
+  description = "DNS name of the primary endpoint."
+  value       = aws_elasticache_replication_group.this.primary_endpoint_address
+}
+
+output "redis_url" {
+  description = "rediss:// URL with the AUTH token for the app; stored in Secrets Manager."
+  value       = "rediss://:${random_password.auth.result}@${aws_elasticache_replication_group.this.primary_endpoint_address}:${local.port}/0"
+  sensitive   = true
+}
+
+output "security_group_id" {
+  description = "Security group of the replication group."
+  value       = aws_security_group.redis.id
+}

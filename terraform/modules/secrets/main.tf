@@ -1,0 +1,43 @@
+locals {
+  # Values Terraform knows; SMTP credentials are put by an operator afterwards
+  # (aws secretsmanager put-secret-value), so Terraform never sees them.
+  generated = {
+    DATABASE_URL = var.database_url
+    REDIS_URL    = var.redis_url
+    JWT_SECRET   = random_password.jwt.result
+  }
+  generated_names   = ["DATABASE_URL", "REDIS_URL", "JWT_SECRET"]
+  operator_supplied = ["SMTP_USER", "SMTP_PASSWORD"]
+}
+
+resource "random_password" "jwt" {
+  length  = 64
+  special = false
+}
+
+resource "aws_kms_key" "secrets" {
+  #checkov:skip=CKV2_AWS_64:The default key policy (account root, delegating to IAM) is intended; access is granted by the IAM policies in app_iam and the AWS service integrations.
+  description         = "Expense-Wise ${var.prefix} secrets"
+  enable_key_rotation = true
+  tags                = var.tags
+}
+
+# One entry per variable, named <prefix>/<NAME>: the layout the app reads itself
+# with SECRETS_MANAGER_PREFIX and the ExternalSecret maps into the Secret.
+resource "aws_secretsmanager_secret" "this" {
+  #checkov:skip=CKV2_AWS_57:DATABASE_URL and REDIS_URL embed credentials owned by the rds and redis modules and JWT_SECRET rotation logs every user out; rotation is a planned Terraform change (taint the random_password) followed by a rolling restart, described in docs/deploy.md.
+  for_each = toset(concat(local.generated_names, local.operator_supplied))
+
+  name                    = "${var.prefix}/${each.key}"
+  description             = "Expense-Wise ${each.key}"
+  kms_key_id              = aws_kms_key.secrets.arn
+  recovery_window_in_days = 30
+  tags                    = var.tags
+}
+
+resource "aws_secretsmanager_secret_version" "generated" {
+  for_each = toset(local.generated_names)
+
+  secret_id     = aws_secretsmanager_secret.this[each.key].id
+  secret_string = local.generated[each.key]
+}

@@ -1,0 +1,52 @@
+# Consumed by the inventories (inventory/<env>/group_vars/all.yml) and the k8s
+# overlays (ServiceAccount annotation, ConfigMap bucket names, NetworkPolicy CIDR).
+
+output "vpc_cidr" {
+  description = "VPC CIDR (k8s overlay NetworkPolicy allow-app-egress)."
+  value       = module.network.vpc_cidr
+}
+
+output "eks_cluster_name" {
+  description = "EKS cluster name for aws eks update-kubeconfig (null without EKS)."
+  value       = one(module.eks[*].cluster_name)
+}
+
+output "app_irsa_role_arn" {
+  description = "IRSA role ARN for the expense-wise ServiceAccount (expense_wise_k8s_irsa_role_arn)."
+  value       = module.app_iam.irsa_role_arn
+}
+
+output "receipts_bucket" {
+  description = "AWS_S3_BUCKET."
+  value       = module.buckets.receipts_bucket_name
+}
+
+output "backups_bucket" {
+  description = "BACKUP_S3_BUCKET."
+  value       = module.buckets.backups_bucket_name
+}
+
+output "secrets_manager_prefix" {
+  description = "SECRETS_MANAGER_PREFIX; entries <prefix>/DATABASE_URL etc."
+  value       = module.secrets.prefix
+}
+
+output "rds_address" {
+  description = "PostgreSQL endpoint."
+  value       = module.rds.address
+}
+
+output "redis_primary_endpoint" {
+  description = "Redis primary endpoint."
+  value       = module.redis.primary_endpoint
+}
+
+output "nomad_server_ips" {
+  description = "Private IPs for inventory group nomad_servers (empty without Nomad)."
+  value       = try(module.nomad_hosts[0].server_private_ips, [])
+}
+
+output "nomad_client_ips" {
+  description = "Private IPs for inventory group nomad_clients (empty without Nomad)."
+  value       = try(module.nomad_hosts[0].client_private_ips, [])
+}

@@ -1,0 +1,97 @@
+variable "environment" {
+  description = "Environment name: staging or production."
+  type        = string
+
+  validation {
+    condition     = contains(["staging", "production"], var.environment)
+    error_message = "environment must be staging or production."
+  }
+}
+
+variable "region" {
+  description = "AWS region (the app's AWS_REGION)."
+  type        = string
+  default     = "eu-west-1"
+}
+
+variable "vpc_cidr" {
+  description = "VPC CIDR; must match the overlay's NetworkPolicy egress CIDR."
+  type        = string
+}
+
+variable "single_nat_gateway" {
+  description = "Share one NAT gateway across AZs (cheaper; staging)."
+  type        = bool
+  default     = false
+}
+
+variable "enable_eks" {
+  description = "Create the EKS cluster (Kubernetes deployment path)."
+  type        = bool
+  default     = true
+}
+
+variable "enable_nomad" {
+  description = "Create EC2 hosts for a Nomad cluster (Nomad deployment path)."
+  type        = bool
+  default     = false
+}
+
+variable "kubernetes_version" {
+  description = "EKS Kubernetes version."
+  type        = string
+  default     = "1.30"
+}
+
+variable "kubernetes_namespace" {
+  description = "Namespace of the overlay (expense-wise or expense-wise-staging), trusted by the IRSA role."
+  type        = string
+}
+
+variable "eks_public_access_cidrs" {
+  description = "CIDRs allowed to the EKS public endpoint (CI runners, office); empty for private only."
+  type        = list(string)
+  default     = []
+}
+
+variable "eks_general_min_size" {
+  description = "Minimum nodes in the general node group."
+  type        = number
+  default     = 3
+}
+
+variable "eks_worker_min_size" {
+  description = "Minimum nodes in the worker node group."
+  type        = number
+  default     = 2
+}
+
+variable "db_instance_class" {
+  description = "RDS instance class."
+  type        = string
+  default     = "db.t4g.medium"
+}
+
+variable "redis_node_type" {
+  description = "ElastiCache node type."
+  type        = string
+  default     = "cache.t4g.small"
+}
+
+variable "redis_num_cache_clusters" {
+  description = "Redis primary plus replicas."
+  type        = number
+  default     = 2
+}
+
+variable "nomad_server_count" {
+  description = "Nomad servers when enable_nomad is true."
+  type        = number
+  default     = 3
+}
+
+variable "nomad_client_count" {
+  description = "Nomad clients when enable_nomad is true."
+  type        = number
+  default     = 3
+}
