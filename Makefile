@@ -1,0 +1,56 @@
+# Expense-Wise developer commands. `make run` and `make test` are the two a newcomer needs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV ?= $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+PORT ?= 8000
+export PORT
+
+.PHONY: help run test test-fast lint typecheck infra-check image image-test bench bench-api bench-ocr bench-backup clean
+
+help: ## List the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(UV):
+	@bash scripts/bootstrap-uv.sh
+
+.venv/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --all-groups
+	@touch $@
+
+run: .venv/.synced ## Serve the API on http://127.0.0.1:$(PORT) (embedded default: SQLite, jobs in-process)
+	.venv/bin/expense-wise serve
+
+test: ## Install what tests need (apt + Python), start local servers if needed, run the whole suite
+	@bash scripts/test.sh
+
+test-fast: .venv/.synced ## Run the suite without installing system packages
+	.venv/bin/pytest -q
+
+lint: .venv/.synced ## ruff lint + format check
+	.venv/bin/ruff check src tests bench
+	.venv/bin/ruff format --check src tests bench
+
+typecheck: .venv/.synced ## mypy (strict) on src/
+	.venv/bin/mypy
+
+infra-check: .venv/.synced ## Offline checks of k8s/, nomad/, terraform/, ansible and the Dockerfile
+	bash scripts/check-infra.sh
+
+image: ## Build the container image (docker, or buildah without a Docker engine)
+	bash scripts/image.sh
+
+image-test: ## Build the image and run the product inside it end to end
+	bash scripts/image-test.sh
+
+bench-api: .venv/.synced ## Load benchmark of the API vs the reference app (PostgreSQL + Redis)
+	bash bench/api.sh
+
+bench-ocr: .venv/.synced ## OCR extraction accuracy and speed on ../shared/data/receipts
+	.venv/bin/python bench/ocr_accuracy.py
+	.venv/bin/python bench/ocr_speed.py
+
+bench-backup: .venv/.synced ## backup create/restore of 1M expenses vs plain pg_dump/pg_restore
+	bash bench/backup.sh
+
+clean: ## Remove the virtual environment and local data
+	rm -rf .venv var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,167 @@
+"""HTTP plumbing shared by every domain: errors, keyset cursors, request helpers."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import uuid
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from sqlalchemy.exc import IntegrityError
+
+from expense_wise.logging import get_logger
+
+log = get_logger(__name__)
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+
+
+class ApiError(HTTPException):
+    """An error whose `extra` mapping is merged into the top level of the JSON body."""
+
+    def __init__(self, status_code: int, detail: str, **extra: Any) -> None:
+        super().__init__(status_code=status_code, detail=detail, extra=extra or None)
+
+    def with_headers(self, headers: dict[str, str]) -> ApiError:
+        self.headers = headers
+        return self
+
+
+def not_found(what: str) -> ApiError:
+    # The same answer for "missing" and "someone else's": ids never leak other users' data.
+    return ApiError(404, f"{what} not found")
+
+
+def conflict(detail: str, **extra: Any) -> ApiError:
+    return ApiError(409, detail, **extra)
+
+
+def unprocessable(detail: str, **extra: Any) -> ApiError:
+    return ApiError(422, detail, **extra)
+
+
+def field_error(field: str, message: str) -> ApiError:
+    return ApiError(422, f"{field}: {message}", errors=[{"field": field, "message": message}])
+
+
+def _error_response(status_code: int, body: dict[str, Any], headers: Any = None) -> Response[Any]:
+    return Response(
+        content=body, status_code=status_code, headers=headers, media_type="application/json"
+    )
+
+
+def http_exception_handler(_request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    body: dict[str, Any] = {"status_code": exc.status_code, "detail": exc.detail}
+    if isinstance(exc, ValidationException) or (exc.status_code == 400 and exc.extra):
+        # Litestar reports body/parameter validation as 400; we answer 422 with the errors.
+        errors = [
+            {"field": item.get("key") or item.get("source"), "message": item.get("message")}
+            for item in (exc.extra if isinstance(exc.extra, list) else [])
+            if isinstance(item, dict)
+        ]
+        detail = "; ".join(
+            f"{error['field']}: {error['message']}" if error["field"] else str(error["message"])
+            for error in errors
+        ) or str(exc.detail)
+        return _error_response(422, {"status_code": 422, "detail": detail, "errors": errors})
+    if isinstance(exc.extra, dict):
+        body.update(exc.extra)
+    return _error_response(exc.status_code, body, headers=exc.headers)
+
+
+def integrity_error_handler(_request: Request[Any, Any, Any], exc: IntegrityError) -> Response[Any]:
+    # Reached only when a concurrent change beat a service's own check (e.g. two registrations
+    # of one email at once, or a record of an account deleted mid-request).
+    log.warning("integrity error", error=str(exc.orig))
+    return _error_response(
+        409, {"status_code": 409, "detail": "the request conflicts with the current data"}
+    )
+
+
+def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled error", path=request.url.path, exc_info=exc)
+    return _error_response(
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        {"status_code": 500, "detail": "internal server error"},
+    )
+
+
+class Cursor(msgspec.Struct, array_like=True):
+    """Keyset position: the sort key of the last row of the previous page."""
+
+    key: str
+    id: uuid.UUID
+
+
+def encode_cursor(key: dt.date | dt.datetime, row_id: uuid.UUID) -> str:
+    raw = msgspec.json.encode(Cursor(key=key.isoformat(), id=row_id))
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> Cursor:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        return msgspec.json.decode(base64.urlsafe_b64decode(padded), type=Cursor)
+    except (binascii.Error, ValueError, msgspec.DecodeError) as error:
+        raise field_error("cursor", "invalid cursor") from error
+
+
+def page_size(limit: int | None) -> int:
+    if limit is None:
+        return DEFAULT_PAGE_SIZE
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise field_error("limit", f"must be between 1 and {MAX_PAGE_SIZE}")
+    return limit
+
+
+def client_ip(request: Request[Any, Any, Any]) -> str:
+    client = request.client
+    return client.host if client else "unknown"
+
+
+class ErrorBody(msgspec.Struct):
+    status_code: int
+    detail: str
+
+
+class FieldError(msgspec.Struct):
+    field: str | None
+    message: str
+
+
+class ValidationErrorBody(msgspec.Struct):
+    status_code: int
+    detail: str
+    errors: list[FieldError]
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "Malformed request",
+    401: "Missing, invalid or expired credentials",
+    404: "No such resource for this user",
+    409: "Conflicts with existing data",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "Invalid input",
+    429: "Rate limit exceeded (see Retry-After)",
+    503: "A dependency is unavailable",
+}
+
+
+def error_responses(*codes: int, authenticated: bool = True) -> dict[int, ResponseSpec]:
+    """OpenAPI descriptions of the errors a route can answer with."""
+    wanted = {*codes, 422, 429, *((401,) if authenticated else ())}
+    return {
+        code: ResponseSpec(
+            data_container=ValidationErrorBody if code == 422 else ErrorBody,
+            description=_ERROR_DESCRIPTIONS[code],
+            generate_examples=False,
+        )
+        for code in sorted(wanted)
+    }

@@ -1,0 +1,172 @@
+"""The application factory: plugins, controllers, middleware, dependencies and exception
+handlers assembled in one place."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from arq.connections import ArqRedis
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.exceptions import HTTPException
+from litestar.middleware import DefineMiddleware
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from sqlalchemy.exc import IntegrityError
+
+from expense_wise import __version__
+from expense_wise.api import (
+    http_exception_handler,
+    integrity_error_handler,
+    internal_error_handler,
+)
+from expense_wise.db.engine import create_engine, create_session_factory
+from expense_wise.deps import DEPENDENCIES
+from expense_wise.domain.accounts.auth import PUBLIC_PATHS, BearerAuthMiddleware
+from expense_wise.domain.accounts.controllers import (
+    AuthController,
+    MeController,
+    TokenController,
+)
+from expense_wise.domain.categories.controllers import CategoryController
+from expense_wise.domain.expenses.controllers import ExpenseController
+from expense_wise.domain.ops.controllers import OpsController
+from expense_wise.domain.reports.controllers import ReportController
+from expense_wise.logging import configure_logging, get_logger
+from expense_wise.middleware import RequestLogMiddleware
+from expense_wise.ratelimit import (
+    MemoryCounterStore,
+    RateLimiter,
+    RateLimitMiddleware,
+    RedisCounterStore,
+)
+from expense_wise.settings import Settings, load_settings
+from expense_wise.storage import create_storage
+from expense_wise.worker import ArqQueue, InProcessQueue
+
+log = get_logger("expense_wise")
+
+
+class MetricsController(PrometheusController):
+    path = "/metrics"
+    include_in_schema = False
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or load_settings()
+    configure_logging(settings.server.log_level, json_output=settings.app_env == "production")
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        state = app.state
+        state.started_at = time.monotonic()
+        state.engine = create_engine(settings.database)
+        state.session_factory = create_session_factory(state.engine)
+        state.storage = create_storage(settings.storage)
+        in_process: InProcessQueue | None = None
+        if settings.redis.url:
+            state.redis = ArqRedis.from_url(
+                settings.redis.url, socket_connect_timeout=2, socket_timeout=5
+            )
+            state.queue = ArqQueue(state.redis, settings.redis.queue_name)
+            state.rate_limiter = RateLimiter(
+                RedisCounterStore(state.redis, settings.redis.key_prefix)
+            )
+        else:
+            state.redis = None
+            in_process = InProcessQueue(settings.worker.concurrency)
+            await in_process.start(settings)
+            state.queue = in_process
+            state.rate_limiter = RateLimiter(MemoryCounterStore())
+        log.info("expense-wise started", version=__version__, **settings.describe())
+        try:
+            yield
+        finally:
+            if in_process is not None:
+                await in_process.stop()
+            if state.redis is not None:
+                await state.redis.aclose()
+            await state.engine.dispose()
+
+    cors = (
+        CORSConfig(
+            allow_origins=list(settings.server.allowed_origins),
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=[
+                "X-Request-ID",
+                "Retry-After",
+                "RateLimit-Limit",
+                "RateLimit-Remaining",
+            ],
+            allow_credentials=False,
+            max_age=600,
+        )
+        if settings.server.allowed_origins
+        else None
+    )
+    prometheus = PrometheusConfig(
+        app_name="expense-wise",
+        prefix="http",
+        group_path=True,
+        exclude=["^/metrics$"],
+        buckets=[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    )
+    return Litestar(
+        route_handlers=[
+            OpsController,
+            MetricsController,
+            AuthController,
+            MeController,
+            TokenController,
+            CategoryController,
+            ExpenseController,
+            ReportController,
+        ],
+        dependencies=DEPENDENCIES,
+        middleware=[
+            RequestLogMiddleware,
+            prometheus.middleware,
+            DefineMiddleware(BearerAuthMiddleware, exclude=PUBLIC_PATHS),
+            RateLimitMiddleware,
+        ],
+        exception_handlers={
+            HTTPException: http_exception_handler,
+            IntegrityError: integrity_error_handler,
+            Exception: internal_error_handler,
+        },
+        cors_config=cors,
+        request_max_body_size=settings.server.max_request_bytes,
+        openapi_config=OpenAPIConfig(
+            title="Expense-Wise API",
+            version=__version__,
+            description="Self-hostable expense tracking: accounts, expenses, budgets, "
+            "receipts with OCR, reports.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            components=Components(
+                security_schemes={
+                    "BearerToken": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        bearer_format="JWT or personal access token (ewp_...)",
+                    )
+                }
+            ),
+            security=[{"BearerToken": []}],
+        ),
+        state=_initial_state(settings),
+        lifespan=[lifespan],
+        logging_config=None,
+        debug=False,
+    )
+
+
+def _initial_state(settings: Settings) -> Any:
+    from litestar.datastructures import State
+
+    return State({"settings": settings})

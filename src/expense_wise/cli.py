@@ -1,0 +1,176 @@
+"""The `expense-wise` command: one entry point for every process type of the image."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+import urllib.request
+from typing import Any
+
+import click
+
+from expense_wise.settings import Settings, SettingsError, load_settings
+
+
+def settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as error:
+        click.echo(f"expense-wise: {error}", err=True)
+        sys.exit(2)
+    except Exception as error:  # e.g. Secrets Manager unreachable
+        click.echo(f"expense-wise: could not load configuration: {error}", err=True)
+        sys.exit(2)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="expense-wise")
+def main() -> None:
+    """Expense-Wise: expense-tracking REST API, background worker and operations tools.
+
+    Configuration comes from environment variables (see README.md); with none set, the
+    embedded default runs on a SQLite file under ./var with jobs in-process.
+    """
+
+
+@main.command()
+@click.option("--host", help="Bind address (default: HOST or 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default: PORT or 8000).")
+@click.option("--workers", type=int, help="Server processes (default: WEB_CONCURRENCY or 1).")
+@click.option(
+    "--migrate/--no-migrate",
+    default=None,
+    help="Apply migrations before serving (default: only on the embedded SQLite).",
+)
+def serve(host: str | None, port: int | None, workers: int | None, migrate: bool | None) -> None:
+    """Serve the HTTP API (uvicorn)."""
+    import uvicorn
+
+    from expense_wise.logging import configure_logging
+
+    settings = settings_or_exit()
+    configure_logging(settings.server.log_level, json_output=settings.app_env == "production")
+    if migrate if migrate is not None else settings.database.is_sqlite:
+        # The embedded default creates its database on first start; production migrates as
+        # a separate one-shot step before each rollout.
+        from expense_wise.db.migrate import upgrade
+
+        upgrade(settings.database.url)
+    worker_count = workers or settings.server.workers
+    if worker_count > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        # Several server processes share their metrics through files (prometheus_client).
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="expense-wise-metrics-")
+    uvicorn.run(
+        "expense_wise.app:create_app",
+        factory=True,
+        host=host or settings.server.host,
+        port=port or settings.server.port,
+        workers=worker_count,
+        proxy_headers=True,
+        timeout_graceful_shutdown=settings.server.shutdown_timeout,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+    )
+
+
+@main.command()
+def worker() -> None:
+    """Run the ARQ background worker (needs REDIS_URL)."""
+    from arq.worker import run_worker
+
+    from expense_wise.logging import configure_logging
+    from expense_wise.worker import worker_settings
+
+    settings = settings_or_exit()
+    if settings.redis.url is None:
+        click.echo(
+            "expense-wise worker: REDIS_URL is not set. Without Redis, `serve` runs the "
+            "background jobs itself (embedded default).",
+            err=True,
+        )
+        sys.exit(2)
+    configure_logging(settings.server.log_level, json_output=settings.app_env == "production")
+    if settings.worker.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.worker.metrics_port)
+    run_worker(worker_settings(settings))
+
+
+@main.command()
+def migrate() -> None:
+    """Apply database migrations up to the newest (Alembic upgrade head)."""
+    from expense_wise.db.migrate import current_revision, head_revision, upgrade
+
+    settings = settings_or_exit()
+    before = current_revision(settings.database.url)
+    upgrade(settings.database.url)
+    click.echo(f"database at revision {head_revision()} (was {before or 'empty'})")
+
+
+@main.command("create-user")
+@click.argument("email")
+@click.option("--name", help="Display name.")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from standard input instead of prompting.",
+)
+def create_user(email: str, name: str | None, password_stdin: bool) -> None:
+    """Create an account (for operators). Prompts for the password unless --password-stdin."""
+    if password_stdin or not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    settings = settings_or_exit()
+
+    async def run() -> str:
+        from litestar.exceptions import HTTPException
+
+        from expense_wise.db.engine import create_engine, create_session_factory
+        from expense_wise.domain.accounts.services import register_user
+
+        engine = create_engine(settings.database)
+        try:
+            async with create_session_factory(engine)() as session:
+                try:
+                    user = await register_user(session, email, password, name)
+                except HTTPException as error:
+                    raise click.ClickException(str(error.detail)) from error
+                await session.commit()
+                return str(user.id)
+        finally:
+            await engine.dispose()
+
+    user_id = asyncio.run(run())
+    click.echo(f"created user {email} ({user_id})")
+
+
+@main.command()
+@click.option("--url", help="Default: http://127.0.0.1:$PORT/health")
+@click.option("--timeout", default=3.0, show_default=True)
+def healthcheck(url: str | None, timeout: float) -> None:
+    """Exit 0 when the local API answers /health (for container HEALTHCHECKs)."""
+    target = url or f"http://127.0.0.1:{os.environ.get('PORT', '8000')}/health"
+    try:
+        with urllib.request.urlopen(target, timeout=timeout) as response:  # noqa: S310
+            status: Any = response.status
+    except Exception as error:
+        click.echo(f"unhealthy: {error}", err=True)
+        sys.exit(1)
+    if status != 200:
+        click.echo(f"unhealthy: HTTP {status}", err=True)
+        sys.exit(1)
+    click.echo("healthy")
+
+
+def _register_domain_commands() -> None:
+    from expense_wise.domain.receipts.cli import receipts
+
+    main.add_command(receipts)
+
+
+_register_domain_commands()

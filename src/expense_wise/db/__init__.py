@@ -1,0 +1,1 @@
+"""Database access: engine and session factory, all models, and the Alembic migrations."""

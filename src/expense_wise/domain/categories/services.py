@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import uuid
+
+import msgspec
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from expense_wise.api import conflict, field_error, not_found
+from expense_wise.db import models as m
+from expense_wise.domain.categories import schemas
+
+DEFAULT_CATEGORIES = (
+    ("Groceries", "#27ae60"),
+    ("Dining", "#e67e22"),
+    ("Transport", "#2980b9"),
+    ("Housing", "#8e44ad"),
+    ("Utilities", "#16a085"),
+    ("Health", "#c0392b"),
+    ("Entertainment", "#d35400"),
+    ("Shopping", "#f1c40f"),
+    ("Travel", "#1abc9c"),
+    ("Other", "#7f8c8d"),
+)
+
+
+def name_key(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+def to_schema(row: m.Category) -> schemas.Category:
+    return schemas.Category(id=row.id, name=row.name, color=row.color, created_at=row.created_at)
+
+
+async def create_default_categories(session: AsyncSession, user_id: uuid.UUID) -> None:
+    session.add_all(
+        m.Category(user_id=user_id, name=name, name_key=name_key(name), color=color)
+        for name, color in DEFAULT_CATEGORIES
+    )
+
+
+async def list_categories(session: AsyncSession, user_id: uuid.UUID) -> list[m.Category]:
+    rows = await session.scalars(
+        select(m.Category).where(m.Category.user_id == user_id).order_by(m.Category.name_key)
+    )
+    return list(rows)
+
+
+async def get_category(
+    session: AsyncSession, user_id: uuid.UUID, category_id: uuid.UUID
+) -> m.Category:
+    row = await session.get(m.Category, category_id)
+    if row is None or row.user_id != user_id:
+        raise not_found("category")
+    return row
+
+
+async def ensure_owned(
+    session: AsyncSession, user_id: uuid.UUID, category_id: uuid.UUID | None, field: str
+) -> None:
+    """A category id sent in a request body must be one of the caller's categories."""
+    if category_id is None:
+        return
+    owner = await session.scalar(select(m.Category.user_id).where(m.Category.id == category_id))
+    if owner != user_id:
+        raise field_error(field, "no such category")
+
+
+async def _check_unique(
+    session: AsyncSession, user_id: uuid.UUID, name: str, except_id: uuid.UUID | None = None
+) -> None:
+    query = select(m.Category.id).where(
+        m.Category.user_id == user_id, m.Category.name_key == name_key(name)
+    )
+    if except_id is not None:
+        query = query.where(m.Category.id != except_id)
+    if await session.scalar(query):
+        raise conflict(f"a category named {name!r} already exists")
+
+
+async def _commit_unique(session: AsyncSession, name: str) -> None:
+    try:
+        await session.commit()
+    except IntegrityError as error:  # lost a race with a concurrent request
+        await session.rollback()
+        raise conflict(f"a category named {name!r} already exists") from error
+
+
+async def create_category(
+    session: AsyncSession, user_id: uuid.UUID, data: schemas.CategoryCreate
+) -> m.Category:
+    name = " ".join(data.name.split())
+    await _check_unique(session, user_id, name)
+    row = m.Category(user_id=user_id, name=name, name_key=name_key(name), color=data.color)
+    session.add(row)
+    await _commit_unique(session, name)
+    return row
+
+
+async def update_category(
+    session: AsyncSession, user_id: uuid.UUID, category_id: uuid.UUID, data: schemas.CategoryUpdate
+) -> m.Category:
+    row = await get_category(session, user_id, category_id)
+    if data.name is not msgspec.UNSET:
+        name = " ".join(data.name.split())
+        await _check_unique(session, user_id, name, except_id=row.id)
+        row.name, row.name_key = name, name_key(name)
+    if data.color is not msgspec.UNSET:
+        row.color = data.color
+    await _commit_unique(session, row.name)
+    return row
+
+
+async def delete_category(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    category_id: uuid.UUID,
+    reassign_to: uuid.UUID | None,
+) -> None:
+    row = await get_category(session, user_id, category_id)
+    in_use = await session.scalar(
+        select(func.count()).select_from(m.Expense).where(m.Expense.category_id == row.id)
+    )
+    if in_use:
+        if reassign_to is None:
+            raise conflict(
+                f"category is used by {in_use} expenses; pass ?reassign_to=<category id>",
+                expenses=in_use,
+            )
+        if reassign_to == row.id:
+            raise field_error("reassign_to", "must be another category")
+        target = await session.get(m.Category, reassign_to)
+        if target is None or target.user_id != user_id:
+            raise field_error("reassign_to", "no such category")
+        await session.execute(
+            update(m.Expense).where(m.Expense.category_id == row.id).values(category_id=target.id)
+        )
+    await session.delete(row)
+    await session.commit()

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from litestar import Controller, get
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from expense_wise.api import error_responses
+from expense_wise.domain.accounts.auth import AuthUser
+from expense_wise.domain.expenses.deps import FILTER_DEPENDENCIES
+from expense_wise.domain.expenses.schemas import ExpenseFilters
+from expense_wise.domain.reports import schemas, services
+
+
+class ReportController(Controller):
+    tags = ["reports"]
+    dependencies = FILTER_DEPENDENCIES
+
+    @get("/api/v1/reports/summary", operation_id="getSummary", responses=error_responses())
+    async def summary(
+        self,
+        session: AsyncSession,
+        current_user: AuthUser,
+        filters: ExpenseFilters,
+        group_by: schemas.GroupBy = Parameter(query="group_by", default="category"),
+    ) -> schemas.Summary:
+        return await services.summary(session, current_user.id, filters, group_by)

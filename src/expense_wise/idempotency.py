@@ -1,0 +1,87 @@
+"""Idempotency-Key support for POST endpoints: a retry with the same key and body gets the
+first response back and creates nothing; the same key with another body is refused (422).
+
+The key row is written in the same transaction as the resource, so a crash between the two is
+impossible, and two concurrent requests with one key cannot both create: the loser hits the
+primary key, rolls back and replays the winner's response.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+from litestar import Response
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from expense_wise.api import field_error, unprocessable
+from expense_wise.db import models as m
+
+MAX_KEY_LENGTH = 200
+
+
+def request_fingerprint(method: str, path: str, body: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in (method.encode(), path.encode(), body):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def _replay(row: m.IdempotencyKey, fingerprint: str) -> Response[Any]:
+    if row.request_hash != fingerprint:
+        raise unprocessable("this Idempotency-Key was already used with a different request body")
+    return Response(
+        content=row.response_body,
+        status_code=row.status_code,
+        media_type="application/json",
+        headers={"Idempotent-Replayed": "true"},
+    )
+
+
+async def run_idempotent(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    key: str | None,
+    fingerprint: str,
+    create: Callable[[], Awaitable[tuple[int, Any]]],
+) -> Response[Any]:
+    """Run `create` (which adds rows but does not commit) once per (user, key)."""
+    if key is None:
+        status_code, body = await create()
+        await session.commit()
+        return Response(content=body, status_code=status_code)
+    if not 1 <= len(key) <= MAX_KEY_LENGTH:
+        raise field_error("Idempotency-Key", f"must be 1 to {MAX_KEY_LENGTH} characters")
+    existing = await session.get(m.IdempotencyKey, (user_id, key))
+    if existing is not None:
+        return _replay(existing, fingerprint)
+    status_code, body = await create()
+    encoded = msgspec.json.encode(body)
+    session.add(
+        m.IdempotencyKey(
+            user_id=user_id,
+            key=key,
+            request_hash=fingerprint,
+            status_code=status_code,
+            response_body=encoded,
+        )
+    )
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        winner = await session.scalar(
+            select(m.IdempotencyKey).where(
+                m.IdempotencyKey.user_id == user_id, m.IdempotencyKey.key == key
+            )
+        )
+        if winner is None:
+            raise
+        return _replay(winner, fingerprint)
+    return Response(content=encoded, status_code=status_code, media_type="application/json")

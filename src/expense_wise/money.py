@@ -1,0 +1,82 @@
+"""Currencies (ISO 4217) and exact decimal amounts."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+# Active ISO 4217 codes. Minor-unit exceptions are listed below; every other code has 2.
+ISO_4217 = frozenset(
+    """
+    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP
+    BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP
+    GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR
+    KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK
+    MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR
+    SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS
+    UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XOF XPF YER ZAR ZMW ZWL
+    """.split()  # noqa: SIM905 - a table is easier to check than a list
+)
+_MINOR_UNITS = {
+    **dict.fromkeys(
+        "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF XOF XPF".split(),  # noqa: SIM905
+        0,
+    ),
+    **dict.fromkeys(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"], 3),
+}
+MAX_AMOUNT = Decimal("1000000000")  # one billion: beyond any real expense, far below BIGINT
+
+
+class AmountError(ValueError):
+    pass
+
+
+def is_currency(code: str) -> bool:
+    return code in ISO_4217
+
+
+def minor_units(currency: str) -> int:
+    return _MINOR_UNITS.get(currency, 2)
+
+
+def parse_amount(value: str | int | float | Decimal, currency: str) -> Decimal:
+    """A positive amount with no more decimals than `currency` allows; AmountError otherwise.
+
+    Floats are converted through their shortest repr, so 12.5 means "12.5", not its binary value.
+    """
+    if isinstance(value, bool):
+        raise AmountError("must be a decimal number")
+    try:
+        amount = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
+    except InvalidOperation as error:
+        raise AmountError("must be a decimal number such as 12.50") from error
+    if not amount.is_finite():
+        raise AmountError("must be a finite number")
+    if amount <= 0:
+        raise AmountError("must be greater than 0")
+    if amount >= MAX_AMOUNT:
+        raise AmountError(f"must be less than {MAX_AMOUNT}")
+    places = minor_units(currency)
+    exponent = amount.normalize().as_tuple().exponent
+    assert isinstance(exponent, int)
+    if -exponent > places:
+        raise AmountError(f"{currency} allows at most {places} decimal places")
+    return amount
+
+
+def parse_bound(value: str) -> Decimal:
+    """A filter bound such as min_amount: a non-negative decimal with at most 4 places."""
+    try:
+        amount = Decimal(value.strip())
+    except InvalidOperation as error:
+        raise AmountError("must be a decimal number such as 12.50") from error
+    if not amount.is_finite() or amount < 0 or amount >= MAX_AMOUNT:
+        raise AmountError(f"must be between 0 and {MAX_AMOUNT}")
+    if amount != amount.quantize(Decimal("0.0001")):
+        raise AmountError("must have at most 4 decimal places")
+    return amount
+
+
+def format_amount(amount: Decimal, currency: str) -> str:
+    """'12.50' for EUR, '1200' for JPY: the currency's own number of decimals."""
+    places = minor_units(currency)
+    return str(amount.quantize(Decimal(1).scaleb(-places)))

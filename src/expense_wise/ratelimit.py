@@ -1,0 +1,152 @@
+"""Fixed-window request counters shared by every replica through Redis.
+
+Litestar's built-in RateLimitMiddleware only knows whole second/minute/hour/day windows and
+keys by client IP; we need a window in milliseconds (RATE_LIMIT_WINDOW), per-user budgets, and
+separate per-IP and per-account budgets on login/register, so this is a small INCR+PEXPIRE
+counter with an in-memory twin for the embedded default.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from expense_wise.logging import get_logger
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    limit: int
+    remaining: int
+    retry_after_seconds: int
+
+
+class CounterStore(Protocol):
+    async def hit(self, key: str, window_ms: int) -> tuple[int, int]:
+        """Count one hit in the current window; returns (count, ms until the window ends)."""
+        ...
+
+
+class RedisCounterStore:
+    def __init__(self, redis: Any, key_prefix: str) -> None:
+        self.redis = redis
+        self.key_prefix = key_prefix
+
+    async def hit(self, key: str, window_ms: int) -> tuple[int, int]:
+        now_ms = int(time.time() * 1000)
+        window_start = now_ms - now_ms % window_ms
+        redis_key = f"{self.key_prefix}ratelimit:{key}:{window_start}"
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(redis_key)
+            pipe.pexpire(redis_key, window_ms + 1000)
+            count, _ = await pipe.execute()
+        return int(count), window_start + window_ms - now_ms
+
+
+class MemoryCounterStore:
+    def __init__(self) -> None:
+        self.counts: dict[str, tuple[int, int]] = {}
+        self.lock = asyncio.Lock()
+
+    async def hit(self, key: str, window_ms: int) -> tuple[int, int]:
+        now_ms = int(time.time() * 1000)
+        window_start = now_ms - now_ms % window_ms
+        async with self.lock:
+            start, count = self.counts.get(key, (window_start, 0))
+            if start != window_start:
+                count = 0
+                if len(self.counts) > 100_000:  # forget finished windows now and then
+                    self.counts = {k: v for k, v in self.counts.items() if v[0] == window_start}
+            self.counts[key] = (window_start, count + 1)
+        return count + 1, window_start + window_ms - now_ms
+
+
+class RateLimiter:
+    def __init__(self, store: CounterStore) -> None:
+        self.store = store
+
+    async def check(self, key: str, limit: int, window_ms: int) -> Decision:
+        try:
+            count, remaining_ms = await self.store.hit(key, window_ms)
+        except Exception as error:
+            # Fail open: an unreachable Redis must not take the whole API down with it;
+            # /ready reports the outage.
+            log.warning("rate limit store unavailable", error=str(error))
+            return Decision(True, limit, limit, 0)
+        return Decision(
+            allowed=count <= limit,
+            limit=limit,
+            remaining=max(0, limit - count),
+            retry_after_seconds=max(1, -(-remaining_ms // 1000)),
+        )
+
+
+def too_many_requests_body(retry_after: int) -> bytes:
+    return (
+        b'{"status_code":429,"detail":"rate limit exceeded, retry after '
+        + str(retry_after).encode()
+        + b' seconds"}'
+    )
+
+
+class RateLimitMiddleware:
+    """Per-user (or per client IP when anonymous) budget over every API request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        state = scope["app"].state
+        settings = state.settings
+        user = scope.get("user")
+        if user is not None:
+            key = f"user:{user.id}"
+        else:
+            client = scope.get("client")
+            key = f"ip:{client[0] if client else 'unknown'}"
+        decision = await state.rate_limiter.check(
+            key, settings.auth.rate_limit_max, settings.auth.rate_limit_window_ms
+        )
+        headers = [
+            (b"ratelimit-limit", str(decision.limit).encode()),
+            (b"ratelimit-remaining", str(decision.remaining).encode()),
+        ]
+        if not decision.allowed:
+            await send_too_many_requests(send, decision.retry_after_seconds, headers)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *headers]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+async def send_too_many_requests(
+    send: Send, retry_after: int, extra_headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    body = too_many_requests_body(retry_after)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 429,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"retry-after", str(retry_after).encode()),
+                *(extra_headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

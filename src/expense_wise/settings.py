@@ -1,0 +1,391 @@
+"""Settings: read once from the environment into typed structs, validated at start.
+
+Every problem is collected before failing, so an operator sees all bad variables in one message
+instead of fixing them one restart at a time.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import msgspec
+
+AppEnv = Literal["development", "production", "test"]
+DEVELOPMENT_JWT_SECRET = "development-only-secret-change-me-0123456789"  # noqa: S105
+MIN_PRODUCTION_SECRET_LENGTH = 32
+# Secret names the optional AWS Secrets Manager loader may fill in.
+SECRET_VARIABLES = ("DATABASE_URL", "JWT_SECRET", "REDIS_URL", "SMTP_USER", "SMTP_PASSWORD")
+
+
+class SettingsError(Exception):
+    """One or more environment variables are missing or malformed."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(
+            "invalid configuration:\n" + "\n".join(f"  - {problem}" for problem in problems)
+        )
+
+
+class ServerSettings(msgspec.Struct, frozen=True):
+    host: str
+    port: int
+    workers: int
+    log_level: str
+    allowed_origins: tuple[str, ...]
+    max_request_bytes: int
+    shutdown_timeout: int
+    public_base_url: str
+
+
+class DatabaseSettings(msgspec.Struct, frozen=True):
+    url: str
+    pool_size: int
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+
+class RedisSettings(msgspec.Struct, frozen=True):
+    url: str | None
+    key_prefix: str
+
+    @property
+    def queue_name(self) -> str:
+        return f"{self.key_prefix}queue"
+
+
+class WorkerSettings(msgspec.Struct, frozen=True):
+    concurrency: int
+    metrics_port: int | None
+
+
+class AuthSettings(msgspec.Struct, frozen=True):
+    jwt_secret: str
+    access_token_ttl: int
+    refresh_token_ttl: int
+    rate_limit_window_ms: int
+    rate_limit_max: int
+    auth_rate_limit: int
+
+
+class StorageSettings(msgspec.Struct, frozen=True):
+    data_dir: Path
+    s3_bucket: str | None
+    aws_region: str | None
+    aws_endpoint_url: str | None
+    receipt_max_bytes: int
+
+    @property
+    def receipts_dir(self) -> Path:
+        return self.data_dir / "receipts"
+
+
+class EmailSettings(msgspec.Struct, frozen=True):
+    smtp_host: str | None
+    smtp_port: int
+    smtp_user: str | None
+    smtp_password: str | None
+    smtp_from: str
+    maildir: Path
+
+
+class BackupSettings(msgspec.Struct, frozen=True):
+    s3_bucket: str | None
+    s3_prefix: str
+    local_dir: Path
+
+
+class Settings(msgspec.Struct, frozen=True):
+    app_env: AppEnv
+    server: ServerSettings
+    database: DatabaseSettings
+    redis: RedisSettings
+    worker: WorkerSettings
+    auth: AuthSettings
+    storage: StorageSettings
+    email: EmailSettings
+    backup: BackupSettings
+
+    @property
+    def embedded(self) -> bool:
+        """True when background jobs run inside the API process (no Redis configured)."""
+        return self.redis.url is None
+
+    def describe(self) -> dict[str, str]:
+        """What the process runs on, for the first log lines; never includes secrets."""
+        return {
+            "app_env": self.app_env,
+            "database": "sqlite" if self.database.is_sqlite else "postgresql",
+            "jobs": "in-process" if self.embedded else "arq on redis",
+            "receipts": (
+                f"s3://{self.storage.s3_bucket}"
+                if self.storage.s3_bucket
+                else str(self.storage.receipts_dir)
+            ),
+            "email": (
+                f"smtp {self.email.smtp_host}:{self.email.smtp_port}"
+                if self.email.smtp_host
+                else f"maildir {self.email.maildir}"
+            ),
+        }
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d|w)?\s*$")
+_DURATION_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
+_SIZE = re.compile(r"^\s*(\d+)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.IGNORECASE)
+_SIZE_BYTES = {
+    None: 1,
+    "b": 1,
+    "kb": 1000,
+    "kib": 1024,
+    "mb": 1000**2,
+    "mib": 1024**2,
+    "gb": 1000**3,
+    "gib": 1024**3,
+}
+
+
+def parse_duration(value: str) -> int:
+    """'15m', '7d', '3600' (seconds) -> whole seconds."""
+    match = _DURATION.match(value)
+    if not match:
+        raise ValueError("expected a duration such as 900, 15m, 12h or 7d")
+    seconds = int(int(match.group(1)) * _DURATION_SECONDS[match.group(2)])
+    if seconds <= 0:
+        raise ValueError("must be positive")
+    return seconds
+
+
+def parse_size(value: str) -> int:
+    """'10MiB', '1048576' -> bytes."""
+    match = _SIZE.match(value)
+    if not match:
+        raise ValueError("expected a size such as 1048576, 512KiB or 10MiB")
+    unit = match.group(2).lower() if match.group(2) else None
+    size = int(match.group(1)) * _SIZE_BYTES[unit]
+    if size <= 0:
+        raise ValueError("must be positive")
+    return size
+
+
+def parse_positive_int(value: str) -> int:
+    number = int(value.strip())
+    if number <= 0:
+        raise ValueError("must be a positive integer")
+    return number
+
+
+def parse_port(value: str) -> int:
+    port = int(value.strip())
+    if not 0 < port < 65536:
+        raise ValueError("must be between 1 and 65535")
+    return port
+
+
+def parse_database_url(value: str) -> str:
+    url = value.strip()
+    # Accept the common spellings and normalise them to the async drivers we ship.
+    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+    if url.startswith(("postgresql+psycopg://", "sqlite+aiosqlite:///")):
+        return url
+    raise ValueError("expected postgresql://... or sqlite:///path")
+
+
+def parse_redis_url(value: str) -> str:
+    url = value.strip()
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("expected redis://host:port/db or rediss://...")
+    return url
+
+
+def parse_origins(value: str) -> tuple[str, ...]:
+    origins = tuple(origin.strip() for origin in value.split(",") if origin.strip())
+    for origin in origins:
+        if origin != "*" and not origin.startswith(("http://", "https://")):
+            raise ValueError(f"{origin!r} is not an http(s) origin")
+    return origins
+
+
+T = TypeVar("T")
+
+
+class _Reader:
+    """Reads variables, recording problems instead of raising at the first one."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.problems: list[str] = []
+
+    def raw(self, name: str) -> str | None:
+        value = self.env.get(name)
+        if value is None or value.strip() == "":
+            return None
+        return value
+
+    def get(self, name: str, parse: Callable[[str], T], default: T) -> T:
+        value = self.raw(name)
+        if value is None:
+            return default
+        try:
+            return parse(value)
+        except ValueError as error:
+            self.problems.append(f"{name}={value!r}: {error}")
+            return default
+
+    def optional(self, name: str, parse: Callable[[str], T]) -> T | None:
+        value = self.raw(name)
+        if value is None:
+            return None
+        try:
+            return parse(value)
+        except ValueError as error:
+            self.problems.append(f"{name}={value!r}: {error}")
+            return None
+
+
+def _str(value: str) -> str:
+    return value.strip()
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build the settings from `env` (default: the process environment) or raise SettingsError."""
+    source: dict[str, str] = dict(os.environ if env is None else env)
+    if source.get("SECRETS_MANAGER_PREFIX"):
+        source = load_secrets_manager_values(source)
+    read = _Reader(source)
+
+    app_env_raw = read.raw("APP_ENV") or "development"
+    if app_env_raw not in ("development", "production", "test"):
+        read.problems.append(f"APP_ENV={app_env_raw!r}: expected development, production or test")
+        app_env_raw = "development"
+    app_env: AppEnv = app_env_raw  # type: ignore[assignment]
+    production = app_env == "production"
+
+    data_dir = Path(read.get("DATA_DIR", _str, "var"))
+    log_level = read.get("LOG_LEVEL", _str, "INFO").upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        read.problems.append(
+            f"LOG_LEVEL={log_level!r}: expected DEBUG, INFO, WARNING, ERROR or CRITICAL"
+        )
+        log_level = "INFO"
+    port = read.get("PORT", parse_port, 8000)
+    server = ServerSettings(
+        host=read.get("HOST", _str, "127.0.0.1"),
+        port=port,
+        workers=read.get("WEB_CONCURRENCY", parse_positive_int, 1),
+        log_level=log_level,
+        allowed_origins=read.get("ALLOWED_ORIGINS", parse_origins, ()),
+        max_request_bytes=read.get("MAX_REQUEST_BYTES", parse_size, 1024 * 1024),
+        shutdown_timeout=read.get("SHUTDOWN_TIMEOUT", parse_duration, 30),
+        public_base_url=read.get("PUBLIC_BASE_URL", _str, f"http://127.0.0.1:{port}").rstrip("/"),
+    )
+
+    database_url = read.get("DATABASE_URL", parse_database_url, "")
+    if not database_url:
+        if production and read.raw("DATABASE_URL") is None:
+            read.problems.append("DATABASE_URL: required when APP_ENV=production")
+        database_url = f"sqlite+aiosqlite:///{(data_dir / 'expense-wise.db').as_posix()}"
+    database = DatabaseSettings(
+        url=database_url, pool_size=read.get("DATABASE_POOL_SIZE", parse_positive_int, 10)
+    )
+
+    redis = RedisSettings(
+        url=read.optional("REDIS_URL", parse_redis_url),
+        key_prefix=read.get("REDIS_KEY_PREFIX", _str, "expense-wise:"),
+    )
+
+    worker = WorkerSettings(
+        concurrency=read.get("WORKER_CONCURRENCY", parse_positive_int, 2),
+        metrics_port=read.optional("WORKER_METRICS_PORT", parse_port),
+    )
+
+    jwt_secret = read.raw("JWT_SECRET") or ""
+    if production:
+        if not jwt_secret:
+            read.problems.append("JWT_SECRET: required when APP_ENV=production")
+        elif jwt_secret == DEVELOPMENT_JWT_SECRET or "change-me" in jwt_secret.lower():
+            read.problems.append(
+                "JWT_SECRET: the development secret must not be used in production"
+            )
+        elif len(jwt_secret) < MIN_PRODUCTION_SECRET_LENGTH:
+            read.problems.append(
+                f"JWT_SECRET: must be at least {MIN_PRODUCTION_SECRET_LENGTH} characters "
+                "in production"
+            )
+    auth = AuthSettings(
+        jwt_secret=jwt_secret or DEVELOPMENT_JWT_SECRET,
+        access_token_ttl=read.get("ACCESS_TOKEN_TTL", parse_duration, 15 * 60),
+        refresh_token_ttl=read.get("JWT_EXPIRES_IN", parse_duration, 7 * 86400),
+        rate_limit_window_ms=read.get("RATE_LIMIT_WINDOW", parse_positive_int, 3_600_000),
+        rate_limit_max=read.get("RATE_LIMIT_MAX", parse_positive_int, 1000),
+        auth_rate_limit=read.get("AUTH_RATE_LIMIT", parse_positive_int, 10),
+    )
+
+    storage = StorageSettings(
+        data_dir=data_dir,
+        s3_bucket=read.optional("AWS_S3_BUCKET", _str),
+        aws_region=read.optional("AWS_REGION", _str),
+        aws_endpoint_url=read.optional("AWS_ENDPOINT_URL", _str),
+        receipt_max_bytes=read.get("RECEIPT_MAX_BYTES", parse_size, 10 * 1024 * 1024),
+    )
+
+    email = EmailSettings(
+        smtp_host=read.optional("SMTP_HOST", _str),
+        smtp_port=read.get("SMTP_PORT", parse_port, 587),
+        smtp_user=read.optional("SMTP_USER", _str),
+        smtp_password=read.raw("SMTP_PASSWORD"),
+        smtp_from=read.get("SMTP_FROM", _str, "Expense-Wise <no-reply@expense-wise.local>"),
+        maildir=data_dir / "maildir",
+    )
+
+    backup = BackupSettings(
+        s3_bucket=read.optional("BACKUP_S3_BUCKET", _str) or storage.s3_bucket,
+        s3_prefix=read.get("BACKUP_S3_PREFIX", _str, "backups/"),
+        local_dir=Path(read.get("BACKUP_DIR", _str, str(data_dir / "backups"))),
+    )
+
+    if read.problems:
+        raise SettingsError(read.problems)
+    return Settings(
+        app_env=app_env,
+        server=server,
+        database=database,
+        redis=redis,
+        worker=worker,
+        auth=auth,
+        storage=storage,
+        email=email,
+        backup=backup,
+    )
+
+
+def load_secrets_manager_values(env: dict[str, str]) -> dict[str, str]:
+    """Fill secret variables from AWS Secrets Manager (`<prefix>/<NAME>`) unless already set."""
+    import boto3  # imported lazily: only deployments that use Secrets Manager pay for it
+
+    prefix = env["SECRETS_MANAGER_PREFIX"].rstrip("/")
+    client: Any = boto3.client(
+        "secretsmanager",
+        region_name=env.get("AWS_REGION") or None,
+        endpoint_url=env.get("AWS_SECRETS_MANAGER_ENDPOINT_URL") or None,
+    )
+    merged = dict(env)
+    for name in SECRET_VARIABLES:
+        if merged.get(name):
+            continue
+        try:
+            response = client.get_secret_value(SecretId=f"{prefix}/{name}")
+        except client.exceptions.ResourceNotFoundException:
+            continue
+        merged[name] = response["SecretString"]
+    return merged

@@ -1,0 +1,300 @@
+"""Background jobs: the same job functions run in ARQ on Redis (`expense-wise worker`) or, in
+the embedded default, inside the API process.
+
+ARQ keeps no durable record of owed work (a Redis flush loses queued jobs, a killed worker's job
+waits for its lock to expire), so domain tables are the source of truth and periodic sweepers
+re-queue what is owed. Jobs are plain `async def job(ctx, *args)` functions listed in
+`job_functions()`; they raise `arq.Retry(defer=...)` for transient failures in both modes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import functools
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Protocol
+
+from arq import Retry, create_pool, cron
+from arq.connections import ArqRedis, RedisSettings
+from arq.cron import CronJob
+from arq.worker import Function, func
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from expense_wise import metrics
+from expense_wise.db.engine import create_engine, create_session_factory
+from expense_wise.logging import get_logger
+from expense_wise.settings import Settings
+from expense_wise.storage import create_storage
+
+JobFunction = Callable[..., Awaitable[Any]]
+MAX_TRIES = 5
+JOB_TIMEOUT_SECONDS = 300
+log = get_logger(__name__)
+
+
+class QueueUnavailable(Exception):
+    """The job could not be queued; the owed work is recorded in the database and a sweeper
+    will queue it later."""
+
+
+class JobQueue(Protocol):
+    async def enqueue(
+        self, name: str, *args: Any, job_id: str | None = None, defer_seconds: float | None = None
+    ) -> bool:
+        """Queue a job; False when a job with the same id is already queued or running."""
+        ...
+
+    async def queue_depth(self) -> int: ...
+
+
+def job_functions() -> list[JobFunction]:
+    """Every job, registered by its function name."""
+    jobs: list[JobFunction] = []
+    return jobs
+
+
+def cron_jobs() -> list[CronJob]:
+    """Periodic jobs (ARQ cron definitions, also driven by the in-process scheduler)."""
+    jobs: list[CronJob] = []
+    return jobs
+
+
+def every(job: JobFunction, seconds: int, *, run_at_startup: bool = False) -> CronJob:
+    """A cron definition firing every `seconds` (a divisor of 60, or whole minutes dividing 60)."""
+    if seconds < 60:
+        return cron(
+            job, second=set(range(0, 60, seconds)), run_at_startup=run_at_startup, unique=True
+        )
+    return cron(
+        job,
+        minute=set(range(0, 60, seconds // 60)),
+        second={0},
+        run_at_startup=run_at_startup,
+        unique=True,
+    )
+
+
+def instrumented(job: JobFunction) -> JobFunction:
+    """Counts starts, successes, retries and failures and times every run, in both modes."""
+    name = job.__name__
+
+    @functools.wraps(job)
+    async def run(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        metrics.JOBS_STARTED.labels(name).inc()
+        started = time.perf_counter()
+        try:
+            result = await job(ctx, *args, **kwargs)
+        except Retry:
+            metrics.JOBS_RETRIED.labels(name).inc()
+            raise
+        except Exception:
+            metrics.JOBS_FAILED.labels(name).inc()
+            log.exception("job failed", job=name, job_try=ctx.get("job_try"))
+            raise
+        finally:
+            metrics.JOB_DURATION.labels(name).observe(time.perf_counter() - started)
+        metrics.JOBS_SUCCEEDED.labels(name).inc()
+        return result
+
+    return run
+
+
+async def build_context(settings: Settings, queue: JobQueue | None = None) -> dict[str, Any]:
+    engine = create_engine(settings.database)
+    return {
+        "settings": settings,
+        "engine": engine,
+        "session_factory": create_session_factory(engine),
+        "storage": create_storage(settings.storage),
+        "queue": queue,
+    }
+
+
+@contextlib.asynccontextmanager
+async def job_session(ctx: dict[str, Any]) -> AsyncIterator[AsyncSession]:
+    """A session for one job: commits on success, rolls back on failure."""
+    async with ctx["session_factory"]() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+# --- ARQ on Redis (production) ---------------------------------------------------------
+
+
+def redis_settings(url: str) -> RedisSettings:
+    return RedisSettings.from_dsn(url)
+
+
+class ArqQueue:
+    def __init__(self, pool: ArqRedis, queue_name: str) -> None:
+        self.pool = pool
+        self.queue_name = queue_name
+
+    @classmethod
+    async def connect(cls, settings: Settings) -> ArqQueue:
+        assert settings.redis.url is not None
+        pool = await create_pool(
+            redis_settings(settings.redis.url),
+            default_queue_name=settings.redis.queue_name,
+        )
+        return cls(pool, settings.redis.queue_name)
+
+    async def enqueue(
+        self, name: str, *args: Any, job_id: str | None = None, defer_seconds: float | None = None
+    ) -> bool:
+        try:
+            job = await self.pool.enqueue_job(
+                name,
+                *args,
+                _job_id=job_id,
+                _queue_name=self.queue_name,
+                _defer_by=defer_seconds,
+            )
+        except (OSError, ConnectionError, TimeoutError) as error:
+            raise QueueUnavailable(str(error)) from error
+        except Exception as error:  # redis-py raises its own hierarchy
+            if type(error).__module__.startswith("redis"):
+                raise QueueUnavailable(str(error)) from error
+            raise
+        return job is not None
+
+    async def queue_depth(self) -> int:
+        return int(await self.pool.zcard(self.queue_name))
+
+    async def close(self) -> None:
+        await self.pool.aclose()
+
+
+def worker_settings(settings: Settings) -> type:
+    """An ARQ WorkerSettings class for these settings."""
+    assert settings.redis.url is not None
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        queue = ArqQueue(ctx["redis"], settings.redis.queue_name)
+        ctx.update(await build_context(settings, queue))
+        log.info("worker started", queue=settings.redis.queue_name, **settings.describe())
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        if "engine" in ctx:
+            await ctx["engine"].dispose()
+
+    functions: list[Function] = [
+        func(instrumented(job), name=job.__name__, max_tries=MAX_TRIES, timeout=JOB_TIMEOUT_SECONDS)
+        for job in job_functions()
+    ]
+    return type(
+        "WorkerSettings",
+        (),
+        {
+            "functions": functions,
+            "cron_jobs": cron_jobs(),
+            "on_startup": startup,
+            "on_shutdown": shutdown,
+            "redis_settings": redis_settings(settings.redis.url),
+            "queue_name": settings.redis.queue_name,
+            "max_jobs": settings.worker.concurrency,
+            "job_timeout": JOB_TIMEOUT_SECONDS,
+            "keep_result": 60,
+            "max_tries": MAX_TRIES,
+            "health_check_interval": 30,
+            "handle_signals": True,
+        },
+    )
+
+
+# --- In-process (embedded default) -----------------------------------------------------
+
+
+class InProcessQueue:
+    """Runs queued jobs as asyncio tasks in this process, with ARQ's retry semantics, and
+    drives the cron definitions with the same schedule ARQ would use."""
+
+    def __init__(self, concurrency: int = 2) -> None:
+        self.ctx: dict[str, Any] = {}
+        self.functions = {job.__name__: instrumented(job) for job in job_functions()}
+        self.active: set[str] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.slots = asyncio.Semaphore(concurrency)
+        self.scheduler: asyncio.Task[None] | None = None
+        self.cron = cron_jobs()
+
+    async def start(self, settings: Settings) -> None:
+        self.ctx = await build_context(settings, self)
+        self.scheduler = asyncio.create_task(self._run_cron())
+
+    async def stop(self) -> None:
+        if self.scheduler:
+            self.scheduler.cancel()
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if "engine" in self.ctx:
+            await self.ctx["engine"].dispose()
+
+    async def enqueue(
+        self, name: str, *args: Any, job_id: str | None = None, defer_seconds: float | None = None
+    ) -> bool:
+        if name not in self.functions:
+            raise ValueError(f"unknown job {name!r}")
+        key = job_id or f"{name}:{id(args)}:{time.monotonic_ns()}"
+        if key in self.active:
+            return False
+        self.active.add(key)
+        task = asyncio.create_task(self._run(key, name, args, defer_seconds or 0))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return True
+
+    async def queue_depth(self) -> int:
+        return len(self.active)
+
+    async def _run(self, key: str, name: str, args: tuple[Any, ...], delay: float) -> None:
+        try:
+            for job_try in range(1, MAX_TRIES + 1):
+                if delay:
+                    await asyncio.sleep(delay)
+                async with self.slots:
+                    try:
+                        ctx = {**self.ctx, "job_id": key, "job_try": job_try}
+                        await asyncio.wait_for(
+                            self.functions[name](ctx, *args), timeout=JOB_TIMEOUT_SECONDS
+                        )
+                        return
+                    except Retry as retry:
+                        delay = _retry_delay(retry)
+                    except Exception:
+                        return
+        finally:
+            self.active.discard(key)
+
+    async def _run_cron(self) -> None:
+        now = dt.datetime.now()
+        for job in self.cron:
+            job.calculate_next(now)
+            if job.run_at_startup:
+                await self._fire(job)
+        while True:
+            await asyncio.sleep(0.5)
+            now = dt.datetime.now()
+            for job in self.cron:
+                if job.next_run is not None and now >= job.next_run:
+                    job.calculate_next(now)
+                    await self._fire(job)
+
+    async def _fire(self, job: CronJob) -> None:
+        name = job.coroutine.__name__
+        self.functions.setdefault(name, instrumented(job.coroutine))
+        # One run at a time per cron job, as ARQ's `unique` cron does.
+        await self.enqueue(name, job_id=f"cron:{name}")
+
+
+def _retry_delay(retry: Retry) -> float:
+    defer = retry.defer_score
+    return defer / 1000 if defer else 1.0
