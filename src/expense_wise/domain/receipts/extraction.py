@@ -1,0 +1,502 @@
+"""Pick merchant, date, total and currency out of a receipt's OCR text.
+
+The rules follow how till receipts are laid out rather than any particular shop: the
+merchant's name is printed at the top, above the address and registration numbers; the
+amount to pay sits on a line labelled TOTAL (or GRAND TOTAL, NET TOTAL, AMOUNT DUE...) near
+the payment lines (CASH, CHANGE); the date is printed once, usually next to the time.
+OCR mistakes that are common on thermal-paper scans (O for 0, S for 5, a comma for the
+decimal point, stray spaces inside numbers) are tolerated.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from difflib import SequenceMatcher
+from typing import Final
+
+import msgspec
+
+from expense_wise.domain.receipts.ocr import OcrResult, load_image, run_ocr
+
+
+class ExtractedFields(msgspec.Struct):
+    merchant: str | None
+    date: datetime.date | None
+    total: Decimal | None
+    currency: str | None
+    # How sure each rule was, 0..1, keyed by merchant/date/total/currency.
+    confidence: dict[str, float]
+    raw_text: str
+
+
+def extract_from_bytes(data: bytes) -> ExtractedFields:
+    """Decode, OCR and parse an uploaded receipt. Raises ImageRejected for unreadable files."""
+    return extract_fields(run_ocr(load_image(data)))
+
+
+def extract_fields(ocr: OcrResult) -> ExtractedFields:
+    lines = _receipt_lines(ocr)
+    merchant, merchant_confidence = _find_merchant(lines)
+    date, date_confidence = _find_date(lines)
+    total, total_confidence = _find_total(lines)
+    currency, currency_confidence = _find_currency(lines)
+    return ExtractedFields(
+        merchant=merchant,
+        date=date,
+        total=total,
+        currency=currency,
+        confidence={
+            "merchant": round(merchant_confidence, 2),
+            "date": round(date_confidence, 2),
+            "total": round(total_confidence, 2),
+            "currency": round(currency_confidence, 2),
+        },
+        raw_text=ocr.text,
+    )
+
+
+# --- lines -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Line:
+    index: int
+    text: str
+    upper: str  # upper-cased, with digits that stand in for letters inside words fixed
+    ocr_confidence: float  # 0..1, mean word confidence; 1 when unknown
+
+
+_DEFAULT_OCR_CONFIDENCE: Final = 0.8
+
+
+def _receipt_lines(ocr: OcrResult) -> list[_Line]:
+    texts = [" ".join(raw.split()) for raw in ocr.text.splitlines()]
+    texts = [text for text in texts if text]
+    confidences = _line_confidences(ocr)
+    if len(confidences) != len(texts):
+        confidences = [_DEFAULT_OCR_CONFIDENCE] * len(texts)
+    return [
+        _Line(index=i, text=text, upper=_letters_fixed(text.upper()), ocr_confidence=conf)
+        for i, (text, conf) in enumerate(zip(texts, confidences, strict=True))
+    ]
+
+
+def _line_confidences(ocr: OcrResult) -> list[float]:
+    sums: dict[tuple[int, int, int], list[float]] = {}
+    for word in ocr.words:
+        sums.setdefault((word.block, word.paragraph, word.line), []).append(word.confidence)
+    return [sum(values) / len(values) / 100 for values in sums.values()]
+
+
+_DIGIT_AS_LETTER: Final = str.maketrans({"0": "O", "1": "I", "5": "S", "8": "B"})
+
+
+def _letters_fixed(upper: str) -> str:
+    """Turn digits inside mostly-letter words back into letters (T0TAL -> TOTAL)."""
+
+    def fix(match: re.Match[str]) -> str:
+        word = match.group(0)
+        letters = sum(ch.isalpha() for ch in word)
+        return word.translate(_DIGIT_AS_LETTER) if letters >= 3 else word
+
+    return re.sub(r"[A-Z0-9]+", fix, upper)
+
+
+# --- amounts -----------------------------------------------------------------------------
+
+_LETTER_AS_DIGIT: Final = str.maketrans(
+    {
+        "O": "0",
+        "o": "0",
+        "D": "0",
+        "Q": "0",
+        "S": "5",
+        "s": "5",
+        "l": "1",
+        "I": "1",
+        "|": "1",
+        "B": "8",
+        "Z": "2",
+    }
+)
+# A token that is a number apart from a few letters OCR confuses with digits.
+_NUMERIC_TOKEN: Final = re.compile(r"[0-9OoDQSsIl|BZ]*[0-9][0-9OoDQSsIl|BZ,.]*")
+# Money: integer part (optionally with thousands separators), a decimal mark, two decimals.
+# A space may surround the decimal mark ("20. 00"), and a comma may stand in for the point.
+_AMOUNT: Final = re.compile(
+    r"(?<![\d.,])(?P<int>\d{1,3}(?:,\d{3})+|\d{1,7})\s?[.,]\s?(?P<dec>\d{2})(?![\d])"
+)
+
+
+@dataclass(frozen=True)
+class _Amount:
+    value: Decimal
+    start: int  # position in the line, to tell the label from the value
+
+
+def _digits_fixed(text: str) -> str:
+    def fix(match: re.Match[str]) -> str:
+        token = match.group(0)
+        digits = sum(ch.isdigit() for ch in token)
+        return token.translate(_LETTER_AS_DIGIT) if digits * 2 >= len(token) else token
+
+    return _NUMERIC_TOKEN.sub(fix, text)
+
+
+def _amounts(text: str) -> list[_Amount]:
+    fixed = _digits_fixed(text)
+    found = []
+    for match in _AMOUNT.finditer(fixed):
+        integer = match.group("int").replace(",", "")
+        try:
+            value = Decimal(f"{integer}.{match.group('dec')}")
+        except InvalidOperation:
+            continue
+        found.append(_Amount(value=value, start=match.start()))
+    return found
+
+
+# --- total -------------------------------------------------------------------------------
+
+# Label patterns, strongest first. A line is classified by the first pattern that matches.
+_TOTAL_FUZZY: Final = r"T[O0AUE]?[TI]?[AO]?[LI1]"  # TOTAL and its common OCR misreadings
+_NOT_TOTAL: Final = re.compile(
+    r"TOTAL\s*(QTY|QUANTITY|ITEM|ITM|NO|DISC|SAVING|POINT|PTS|UNIT|PCS)"
+    r"|(QTY|ITEMS?|ITM)\s*(\(S\))?\s*:?\s*TOTAL"
+    r"|\b(TOTAL|AMOUNT|TOTAL\s*AMOUNT)\s*(OF\s*)?(GST|TAX|SST|VAT)\b"
+    r"|\bTAX\s*SUMMARY|\bGST\s*SUMMARY|\bNO\.?\s*OF\s*ITEMS?"
+)
+_FINAL_TOTAL: Final = re.compile(
+    r"GRAND\s*TOTAL|NETT?\s*TOTAL|NETT?\s*AMOUNT|TOTAL\s*ROUNDED|ROUNDED\s*TOTAL"
+    r"|TOTAL\s*AFTER\s*(ROUND|ADJ)|AFTER\s*(ROUND|ADJ)|AMOUNT\s*(DUE|PAYABLE)|BALANCE\s*DUE"
+    r"|TOTAL\s*(DUE|PAYABLE|TO\s*PAY)|TOTAL\s*\(?\s*INCL|INCL\w*\s*(OF\s*)?(GST|TAX|SST)"
+    r"|TOTAL\s*SALES?\s*\(?\s*INCL|TOTAL\s*\(?(RM|MYR)\)?|TOTAL\s*AMOUNT"
+)
+_PRE_TAX_TOTAL: Final = re.compile(
+    r"SUB\s*-?\s*TOTAL|SUB\s*TTL|EXCL|EXC\.?\s*(GST|TAX)|BEFORE\s*(GST|TAX)|TOTAL\s*SALES?"
+)
+_PLAIN_TOTAL: Final = re.compile(rf"\b{_TOTAL_FUZZY}\b|TOTAL|\bAMOUNT\b|\bTTL\b")
+_PAYMENT: Final = re.compile(
+    r"\bCASH\b|TENDER|\bPAID\b|\bPAYMENT\b|\bVISA\b|MASTER|\bCARD\b|CREDIT|DEBIT|\bEFT"
+)
+_CHANGE: Final = re.compile(r"\bCHANGE\b|\bCHG\b|\bBALANCE\b")
+_ROUNDING: Final = re.compile(r"ROUND|\bADJ")
+_TAX_OR_DISCOUNT: Final = re.compile(r"\bGST\b|\bTAX\b|\bSST\b|\bVAT\b|DISC|SERVICE|SVC|SAVING")
+
+_FINAL_SCORE: Final = 5.0
+_PLAIN_SCORE: Final = 3.5
+_PRE_TAX_SCORE: Final = 1.5
+
+
+@dataclass(frozen=True)
+class _TotalCandidate:
+    value: Decimal
+    score: float
+    line_index: int
+
+
+def _find_total(lines: list[_Line]) -> tuple[Decimal | None, float]:
+    candidates: list[_TotalCandidate] = []
+    cash: list[Decimal] = []
+    change: list[Decimal] = []
+    all_values: list[Decimal] = []
+    for position, line in enumerate(lines):
+        amounts = _amounts(line.text)
+        all_values.extend(amount.value for amount in amounts)
+        label = line.upper
+        if amounts:
+            label = line.upper[: max(amounts[0].start, 1)]
+        if not amounts:
+            amounts = _amounts_on_next_line(lines, position)
+        if not amounts:
+            continue
+        value = amounts[-1].value
+        if _CHANGE.search(label) and not _PLAIN_TOTAL.search(label):
+            change.append(value)
+            continue
+        if _PAYMENT.search(label) and not _PLAIN_TOTAL.search(label):
+            cash.append(value)
+            continue
+        score = _total_label_score(label)
+        if score > 0:
+            candidates.append(_TotalCandidate(value=value, score=score, line_index=position))
+    if not candidates:
+        return _fallback_total(all_values, cash)
+    paid = {c - ch for c in cash for ch in change if c >= ch}
+    best: _TotalCandidate | None = None
+    best_score = -1.0
+    for candidate in candidates:
+        score = candidate.score
+        if candidate.value in paid:
+            score += 2.0
+        elif candidate.value in cash:
+            score += 1.0
+        repeats = sum(1 for other in candidates if other.value == candidate.value) - 1
+        score += min(repeats, 2) * 0.5
+        if candidate.value == 0:
+            score -= 3.0
+        # Later lines win ties: the final amount comes after subtotals and adjustments.
+        score += candidate.line_index * 0.001
+        if score > best_score:
+            best, best_score = candidate, score
+    assert best is not None
+    return best.value, min(1.0, max(0.1, best_score / 8.0))
+
+
+def _amounts_on_next_line(lines: list[_Line], position: int) -> list[_Amount]:
+    """A label whose value was read as a separate line just below it."""
+    if position + 1 >= len(lines):
+        return []
+    following = lines[position + 1]
+    amounts = _amounts(following.text)
+    letters = sum(ch.isalpha() for ch in following.text)
+    return amounts if amounts and letters <= 3 else []
+
+
+def _total_label_score(label: str) -> float:
+    if _NOT_TOTAL.search(label):
+        return 0.0
+    if _FINAL_TOTAL.search(label):
+        return _FINAL_SCORE
+    if _PRE_TAX_TOTAL.search(label):
+        return _PRE_TAX_SCORE
+    if _PLAIN_TOTAL.search(label):
+        if _ROUNDING.search(label) or _TAX_OR_DISCOUNT.search(label):
+            return 0.0
+        return _PLAIN_SCORE
+    return 0.0
+
+
+def _fallback_total(values: list[Decimal], cash: list[Decimal]) -> tuple[Decimal | None, float]:
+    """No labelled total: the amount printed most often, then the largest below the cash."""
+    if not values:
+        return None, 0.0
+    limit = max(cash) if cash else None
+    usable = [v for v in values if v > 0 and (limit is None or v <= limit)] or values
+    best = max(usable, key=lambda v: (usable.count(v), v))
+    return best, 0.2
+
+
+# --- date --------------------------------------------------------------------------------
+
+_MONTHS: Final = {
+    "JAN": 1,
+    "FEB": 2,
+    "MAR": 3,
+    "APR": 4,
+    "MAY": 5,
+    "JUN": 6,
+    "JUL": 7,
+    "AUG": 8,
+    "SEP": 9,
+    "OCT": 10,
+    "NOV": 11,
+    "DEC": 12,
+}
+_MONTH_NAME: Final = r"(?P<mon>JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)[A-Z]*\.?"
+_SEP: Final = r"\s?[/\-.]\s?"
+_DATE_PATTERNS: Final = (
+    # 2018-01-25, 2018/01/25
+    re.compile(
+        r"(?<!\d)(?P<y>(?:19|20)\d{2})(?P<s>[/\-.])(?P<m>\d{1,2})(?P=s)(?P<d>\d{1,2})(?!\d)"
+    ),
+    # 25/01/2018, 25-01-18, 25.01.2018 (day first; month first only when day-first is invalid)
+    re.compile(
+        rf"(?<!\d)(?P<d>\d{{1,2}}){_SEP}(?P<m>\d{{1,2}}){_SEP}(?P<y>\d{{4}}|\d{{2}})(?![\d])"
+    ),
+    # 25 Jan 2018, 25-JAN-18, 25JAN2018
+    re.compile(
+        rf"(?<!\d)(?P<d>\d{{1,2}})[\s/\-.]?{_MONTH_NAME}[\s/\-.,]{{0,2}}(?P<y>\d{{4}}|\d{{2}})(?!\d)"
+    ),
+    # Jan 25, 2018
+    re.compile(rf"\b{_MONTH_NAME}\s?(?P<d>\d{{1,2}}),?\s?(?P<y>\d{{4}})(?!\d)"),
+    # 20180125
+    re.compile(r"(?<!\d)(?P<y>20\d{2})(?P<m>0[1-9]|1[0-2])(?P<d>0[1-9]|[12]\d|3[01])(?!\d)"),
+)
+_DATE_LABEL: Final = re.compile(r"DATE|\bDT\b|TARIKH")
+_TIME: Final = re.compile(r"(?<!\d)\d{1,2}\s?:\s?\d{2}")
+_NOT_PURCHASE_DATE: Final = re.compile(r"EXP|VALID|BEST\s*BEFORE|DUE|BIRTH|SINCE|EST\.?\s")
+_EARLIEST_YEAR: Final = 2000
+_LATEST_YEAR: Final = 2039
+
+
+def _find_date(lines: list[_Line]) -> tuple[datetime.date | None, float]:
+    best: datetime.date | None = None
+    best_score = -1.0
+    for line in lines:
+        text = _digits_fixed(line.text).upper()
+        for rank, pattern in enumerate(_DATE_PATTERNS):
+            for match in _overlapping_matches(pattern, text):
+                found = _date_from_match(match)
+                if found is None:
+                    continue
+                date, certain = found
+                score = 2.0 - rank * 0.2 + (0.0 if certain else -1.0)
+                if _DATE_LABEL.search(line.upper):
+                    score += 2.0
+                if _TIME.search(text[match.end() :]) or _TIME.search(text[: match.start()]):
+                    score += 1.0
+                if _NOT_PURCHASE_DATE.search(line.upper):
+                    score -= 3.0
+                # Earlier lines win ties: the sale date is printed in the header.
+                score -= line.index * 0.001
+                if score > best_score:
+                    best, best_score = date, score
+    if best is None:
+        return None, 0.0
+    return best, min(1.0, max(0.2, best_score / 5.0))
+
+
+def _overlapping_matches(pattern: re.Pattern[str], text: str) -> list[re.Match[str]]:
+    """All matches, including ones that start inside an earlier (possibly invalid) match."""
+    matches = []
+    position = 0
+    while (match := pattern.search(text, position)) is not None:
+        matches.append(match)
+        position = match.start() + 1
+    return matches
+
+
+def _date_from_match(match: re.Match[str]) -> tuple[datetime.date, bool] | None:
+    groups = match.groupdict()
+    year = _full_year(groups["y"])
+    day = int(groups["d"])
+    month = _MONTHS[groups["mon"][:3]] if groups.get("mon") else int(groups["m"])
+    if year is None:
+        return None
+    date = _valid_date(year, month, day)
+    if date is not None:
+        return date, True
+    if not groups.get("mon"):
+        swapped = _valid_date(year, day, month)  # month-first (US) layout
+        if swapped is not None:
+            return swapped, False
+    return None
+
+
+def _full_year(text: str) -> int | None:
+    year = int(text)
+    if len(text) == 2:
+        year += 2000
+    return year if _EARLIEST_YEAR <= year <= _LATEST_YEAR else None
+
+
+def _valid_date(year: int, month: int, day: int) -> datetime.date | None:
+    try:
+        return datetime.date(year, month, day)
+    except ValueError:
+        return None
+
+
+# --- merchant ----------------------------------------------------------------------------
+
+_MERCHANT_SEARCH_LINES: Final = 12
+_LEGAL_SUFFIX: Final = re.compile(
+    r"\bSDN\.?\s*BHD\b|\bBHD\b|\bS/B\b|\bSDN\b|\bLTD\b|\bLIMITED\b|\bINC\b|\bLLC\b|\bPLC\b"
+    r"|\bGMBH\b|\bPTE\b|\bCO\b\.?|\bCORP"
+)
+_BUSINESS_WORD: Final = re.compile(
+    r"ENTERPRISE|TRADING|RESTAURANT|RESTORAN|\bSTORES?\b|\bMART\b|MARKET|HARDWARE|BAKERY"
+    r"|\bCAFE\b|KEDAI|PERNIAGAAN|SYARIKAT|STATIONERY|COMPANY|PHARMACY|FARMASI|HOLDINGS?"
+    r"|INTERNATIONAL|\bBOOKS?\b|\bFOOD|KITCHEN|GROCER|\bSHOP\b|BOUTIQUE|\bHOTEL\b|PASARAYA"
+    r"|MINI\s*MARKET|SUPERMARKET|\bMOTOR\b|ELECTRIC|\bAUTO\b|\bGROUP\b|\bOUTLET\b"
+)
+_ADDRESS: Final = re.compile(
+    r"\bJALAN\b|\bJLN\b|\bLOT\b|\bNO\s*[.:,]|\bTAMAN\b|\bTMN\b|\bLORONG\b|\bROAD\b|\bSTREET\b"
+    r"|\bFLOOR\b|\bBLOCK\b|\bBLK\b|\bLEVEL\b|\bUNIT\b|\bPLAZA\b|\bKAWASAN\b|\bBANDAR\b"
+    r"|\bPERSIARAN\b|\bSELANGOR\b|\bJOHOR\b|\bKUALA\b|(?<!\d)\d{5}(?!\d)"
+)
+_NOT_MERCHANT: Final = re.compile(
+    r"INVOICE|RECEIPT|\bBILL\b|WELCOME|THANK|\bTEL\b|\bFAX\b|PHONE|\bGST\b|\bREG\b|\bSST\b"
+    r"|\bTAX\b|CASHIER|\bTABLE\b|\bDATE\b|\bTIME\b|E-?MAIL|WWW|HTTP|\.COM|FORMERLY|MEMBER"
+    r"|\bORDER\b|\bCHECK\b|\bCOPY\b|LICENSEE"
+)
+# "(123456-X)" company registration numbers printed next to the name.
+_REGISTRATION: Final = re.compile(
+    r"[(\[{]?\s*(CO\.?\s*)?(REG\w*\.?\s*(NO)?\.?\s*:?\s*)?\d[\d\s]{3,}-?\s?[A-Z]?\s*[)\]}]?"
+)
+
+
+def _find_merchant(lines: list[_Line]) -> tuple[str | None, float]:
+    best: _Line | None = None
+    best_score = 0.0
+    for line in lines[:_MERCHANT_SEARCH_LINES]:
+        score = _merchant_score(line)
+        if score > best_score:
+            best, best_score = line, score
+    if best is None:
+        return None, 0.0
+    name = _clean_merchant(best.text)
+    if not name:
+        return None, 0.0
+    confidence = min(1.0, best_score / 6.0) * (0.5 + 0.5 * best.ocr_confidence)
+    return name, max(0.1, confidence)
+
+
+def _merchant_score(line: _Line) -> float:
+    text = line.upper
+    letters = [ch for ch in line.text if ch.isalpha()]
+    if len(letters) < 3 or _NOT_MERCHANT.search(text):
+        return 0.0
+    score = 1.0
+    if _LEGAL_SUFFIX.search(text):
+        score += 3.0
+    if _BUSINESS_WORD.search(text):
+        score += 2.0
+    if _ADDRESS.search(text):
+        score -= 3.0
+    digits = sum(ch.isdigit() for ch in _REGISTRATION.sub("", text))
+    score -= min(digits, 4) * 0.5
+    upper_ratio = sum(ch.isupper() for ch in letters) / len(letters)
+    score += upper_ratio * 1.5 - 0.5
+    symbols = sum(1 for ch in line.text if not (ch.isalnum() or ch.isspace() or ch in "&.'()-,/"))
+    score -= symbols * 0.5
+    if len(letters) / max(1, len(line.text.replace(" ", ""))) < 0.6:
+        score -= 1.0
+    score += (line.ocr_confidence - _DEFAULT_OCR_CONFIDENCE) * 2.0
+    score -= line.index * 0.15
+    return score
+
+
+def _clean_merchant(text: str) -> str:
+    name = _REGISTRATION.sub(" ", text.upper())
+    name = re.sub(r"\(\s*\)", " ", name)
+    name = name.strip(" .,:;-*~'\"|_")
+    return " ".join(name.split())
+
+
+def merchant_matches(found: str | None, expected: str, threshold: float = 0.8) -> bool:
+    """How the benchmark and tests compare merchant names: case- and spacing-insensitive."""
+    if found is None:
+        return False
+    a = " ".join(found.lower().split())
+    b = " ".join(expected.lower().split())
+    return SequenceMatcher(None, a, b).ratio() >= threshold
+
+
+# --- currency ----------------------------------------------------------------------------
+
+_CURRENCY_MARKERS: Final = (
+    (re.compile(r"\bRM\s?\d|\bRM\b|\bMYR\b|\(RM\)|RINGGIT"), "MYR"),
+    (re.compile(r"S\$|\bSGD\b"), "SGD"),
+    (re.compile(r"US\$|\bUSD\b"), "USD"),
+    (re.compile(r"€|\bEUR\b"), "EUR"),
+    (re.compile(r"£|\bGBP\b"), "GBP"),
+    (re.compile(r"\bIDR\b|\bRP\s?\d"), "IDR"),
+    (re.compile(r"\bTHB\b|฿"), "THB"),
+)
+
+
+def _find_currency(lines: list[_Line]) -> tuple[str | None, float]:
+    counts: dict[str, int] = {}
+    for line in lines:
+        for pattern, code in _CURRENCY_MARKERS:
+            counts[code] = counts.get(code, 0) + len(pattern.findall(line.upper))
+    seen = {code: n for code, n in counts.items() if n > 0}
+    if not seen:
+        return None, 0.0
+    code = max(seen, key=lambda c: seen[c])
+    return code, min(1.0, 0.5 + 0.15 * seen[code])
