@@ -110,10 +110,12 @@ CMD ["serve"]
 ARG VERSION=0.0.0+unknown
 ARG REVISION=unknown
 ARG CREATED=unknown
+ARG SOURCE=""
 ARG BASE_IMAGE
 LABEL org.opencontainers.image.title="expense-wise" \
       org.opencontainers.image.description="Expense-Wise expense-tracking REST API: API, worker, migrations and backups" \
       org.opencontainers.image.licenses="MIT" \
+      org.opencontainers.image.source="${SOURCE}" \
       org.opencontainers.image.base.name="${BASE_IMAGE}" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \

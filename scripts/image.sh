@@ -36,6 +36,7 @@ build_args=(
     --build-arg "VERSION=$version"
     --build-arg "REVISION=$revision"
     --build-arg "CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    --build-arg "SOURCE=$(git remote get-url origin 2>/dev/null || true)"
 )
 
 # A local certificate authority for outbound TLS (set by the environment) reaches the build as a
