@@ -92,8 +92,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     APP_ENV=production \
     HOST=0.0.0.0 \
     PORT=8000 \
-    DATA_DIR=/tmp/expense-wise \
-    BACKUP_DIR=/tmp/expense-wise/backups
+    DATA_DIR=/tmp/expense-wise
 
 USER 10001:10001
 WORKDIR /tmp

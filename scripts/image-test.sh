@@ -73,6 +73,7 @@ work=$(mktemp -d /tmp/ew-image-test.XXXXXX)
 db_name="ew_image_$(tr -dc 'a-z0-9' </dev/urandom | head -c 10)"
 db_created=0
 declare -a containers=()
+jobs_c="" serve_c="" worker_c=""
 declare -a background_pids=()
 
 # Stop a process group started with start_background; TERM first, KILL if it lingers.
@@ -496,7 +497,9 @@ done
 # buildah run cannot make the root read-only, so run the image's filesystem directly: a
 # read-only bind of the container's root in a private mount namespace, a fresh tmpfs at /tmp,
 # and the image's own environment.
-if ((serving)); then
+if ((serving)) && curl -s -o /dev/null --max-time 2 "$base_url/health"; then
+    fail "serve with read-only root" "the first serve still answers on port $port after being stopped"
+elif ((serving)); then
     ro_root=$work/ro-root
     mkdir -p "$ro_root"
     image_env=$(buildah inspect --type image "$IMAGE" | python3 -c '
