@@ -7,6 +7,7 @@ import time
 import uuid
 
 import structlog
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from expense_wise.logging import get_logger
@@ -20,7 +21,7 @@ class RequestLogMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
@@ -45,7 +46,7 @@ class RequestLogMiddleware:
             user = scope.get("user")
             log.info(
                 "request",
-                method=scope["method"],
+                method=scope.get("method"),
                 path=scope["path"],
                 route=scope.get("path_template"),
                 status=status,

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from expense_wise.logging import get_logger
@@ -103,7 +104,7 @@ class RateLimitMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+        if scope["type"] != ScopeType.HTTP or not scope["path"].startswith("/api/"):
             await self.app(scope, receive, send)
             return
         state = scope["app"].state
@@ -137,16 +138,15 @@ async def send_too_many_requests(
     send: Send, retry_after: int, extra_headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
     body = too_many_requests_body(retry_after)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 429,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"retry-after", str(retry_after).encode()),
-                *(extra_headers or []),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    start: Any = {
+        "type": "http.response.start",
+        "status": 429,
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"retry-after", str(retry_after).encode()),
+            *(extra_headers or []),
+        ],
+    }
+    await send(start)
+    await send({"type": "http.response.body", "body": body, "more_body": False})

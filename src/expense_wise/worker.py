@@ -64,12 +64,13 @@ def cron_jobs() -> list[CronJob]:
 
 def every(job: JobFunction, seconds: int, *, run_at_startup: bool = False) -> CronJob:
     """A cron definition firing every `seconds` (a divisor of 60, or whole minutes dividing 60)."""
+    coroutine: Any = job  # arq types jobs with its own WorkerCoroutine protocol
     if seconds < 60:
         return cron(
-            job, second=set(range(0, 60, seconds)), run_at_startup=run_at_startup, unique=True
+            coroutine, second=set(range(0, 60, seconds)), run_at_startup=run_at_startup, unique=True
         )
     return cron(
-        job,
+        coroutine,
         minute=set(range(0, 60, seconds // 60)),
         second={0},
         run_at_startup=run_at_startup,
@@ -186,7 +187,12 @@ def worker_settings(settings: Settings) -> type:
             await ctx["engine"].dispose()
 
     functions: list[Function] = [
-        func(instrumented(job), name=job.__name__, max_tries=MAX_TRIES, timeout=JOB_TIMEOUT_SECONDS)
+        func(
+            instrumented(job),  # type: ignore[arg-type]  # arq's WorkerCoroutine protocol
+            name=job.__name__,
+            max_tries=MAX_TRIES,
+            timeout=JOB_TIMEOUT_SECONDS,
+        )
         for job in job_functions()
     ]
     return type(
@@ -289,7 +295,7 @@ class InProcessQueue:
                     await self._fire(job)
 
     async def _fire(self, job: CronJob) -> None:
-        name = job.coroutine.__name__
+        name: str = job.coroutine.__name__  # type: ignore[attr-defined]
         self.functions.setdefault(name, instrumented(job.coroutine))
         # One run at a time per cron job, as ARQ's `unique` cron does.
         await self.enqueue(name, job_id=f"cron:{name}")

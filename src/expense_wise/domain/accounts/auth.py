@@ -80,4 +80,5 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
                     .values(last_used_at=now)
                 )
                 await session.commit()
-            return row.user_id
+            user_id: uuid.UUID = row.user_id
+            return user_id

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 from litestar import Controller, delete, get, patch, post
 from litestar.params import Parameter
@@ -52,6 +53,6 @@ class CategoryController(Controller):
         session: AsyncSession,
         current_user: AuthUser,
         category_id: uuid.UUID,
-        reassign_to: uuid.UUID | None = Parameter(query="reassign_to", default=None),
+        reassign_to: Annotated[uuid.UUID | None, Parameter(query="reassign_to")] = None,
     ) -> None:
         await services.delete_category(session, current_user.id, category_id, reassign_to)

@@ -42,7 +42,7 @@ class ExpenseController(Controller):
         session: AsyncSession,
         current_user: AuthUser,
         data: schemas.ExpenseCreate,
-        idempotency_key: str | None = Parameter(header="Idempotency-Key", default=None),
+        idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key")] = None,
     ) -> Response[schemas.Expense]:
         async def create() -> tuple[int, schemas.Expense]:
             row = await services.create_expense(session, current_user.id, data)
@@ -57,8 +57,8 @@ class ExpenseController(Controller):
         session: AsyncSession,
         current_user: AuthUser,
         filters: schemas.ExpenseFilters,
-        limit: int | None = Parameter(query="limit", default=None, ge=1, le=200),
-        cursor: str | None = Parameter(query="cursor", default=None, max_length=200),
+        limit: Annotated[int | None, Parameter(query="limit", ge=1, le=200)] = None,
+        cursor: Annotated[str | None, Parameter(query="cursor", max_length=200)] = None,
     ) -> schemas.ExpensePage:
         rows, next_cursor = await services.list_expenses(
             session, current_user.id, filters, page_size(limit), cursor
@@ -78,7 +78,7 @@ class ExpenseController(Controller):
         state: State,
         current_user: AuthUser,
         filters: schemas.ExpenseFilters,
-        format: str = Parameter(query="format", default="csv", pattern="^csv$"),
+        format: Annotated[str, Parameter(query="format", pattern="^csv$")] = "csv",
     ) -> Stream:
         return Stream(
             csv_io.export_csv(state.session_factory, current_user.id, filters),

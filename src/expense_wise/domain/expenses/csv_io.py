@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import and_, select, tuple_
+from sqlalchemy import and_, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from expense_wise.db import models as m
@@ -84,7 +84,10 @@ async def _export_rows(
     while True:
         query = select(m.Expense).where(and_(*conditions))
         if last is not None:
-            query = query.where(tuple_(m.Expense.occurred_on, m.Expense.id) > tuple_(*last))
+            query = query.where(
+                tuple_(m.Expense.occurred_on, m.Expense.id)
+                > tuple_(literal(last[0]), literal(last[1]))
+            )
         rows = (
             await session.scalars(
                 query.order_by(m.Expense.occurred_on, m.Expense.id).limit(EXPORT_BATCH)
@@ -265,13 +268,15 @@ async def import_rows(
     for start in range(0, len(keys), 1000):
         batch = keys[start : start + 1000]
         existing.update(
-            (
+            key
+            for key in (
                 await session.scalars(
                     select(m.Expense.import_key).where(
                         m.Expense.user_id == user_id, m.Expense.import_key.in_(batch)
                     )
                 )
             ).all()
+            if key is not None
         )
         ids = [uuid.UUID(key) for key in batch if len(key) == 36]
         if ids:

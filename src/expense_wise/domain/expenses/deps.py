@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Annotated
 
 from litestar.di import Provide
 from litestar.params import Parameter
@@ -12,20 +13,20 @@ from expense_wise.domain.expenses.schemas import ExpenseFilters
 
 
 def provide_expense_filters(
-    date_from: dt.date | None = Parameter(
-        query="from", default=None, description="Earliest occurred_on (inclusive)"
-    ),
-    date_to: dt.date | None = Parameter(
-        query="to", default=None, description="Latest occurred_on (inclusive)"
-    ),
-    category_id: uuid.UUID | None = Parameter(query="category_id", default=None),
-    tag: str | None = Parameter(query="tag", default=None, max_length=50),
-    q: str | None = Parameter(
-        query="q", default=None, max_length=200, description="Text in merchant or note"
-    ),
-    min_amount: str | None = Parameter(query="min_amount", default=None, max_length=30),
-    max_amount: str | None = Parameter(query="max_amount", default=None, max_length=30),
-    currency: str | None = Parameter(query="currency", default=None, pattern=r"^[A-Z]{3}$"),
+    date_from: Annotated[
+        dt.date | None, Parameter(query="from", description="Earliest occurred_on (inclusive)")
+    ] = None,
+    date_to: Annotated[
+        dt.date | None, Parameter(query="to", description="Latest occurred_on (inclusive)")
+    ] = None,
+    category_id: Annotated[uuid.UUID | None, Parameter(query="category_id")] = None,
+    tag: Annotated[str | None, Parameter(query="tag", max_length=50)] = None,
+    q: Annotated[
+        str | None, Parameter(query="q", max_length=200, description="Text in merchant or note")
+    ] = None,
+    min_amount: Annotated[str | None, Parameter(query="min_amount", max_length=30)] = None,
+    max_amount: Annotated[str | None, Parameter(query="max_amount", max_length=30)] = None,
+    currency: Annotated[str | None, Parameter(query="currency", pattern=r"^[A-Z]{3}$")] = None,
 ) -> ExpenseFilters:
     return ExpenseFilters(
         date_from=date_from,

@@ -10,7 +10,18 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, Select, and_, cast, exists, func, or_, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    cast,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -93,7 +104,7 @@ async def default_currency(session: AsyncSession, user_id: uuid.UUID) -> str:
 
 async def usual_category(session: AsyncSession, user_id: uuid.UUID, key: str) -> uuid.UUID | None:
     """The category this user most often chose for this (normalised) merchant."""
-    return await session.scalar(
+    category_id: uuid.UUID | None = await session.scalar(
         select(m.Expense.category_id)
         .where(
             m.Expense.user_id == user_id,
@@ -104,6 +115,7 @@ async def usual_category(session: AsyncSession, user_id: uuid.UUID, key: str) ->
         .order_by(func.count().desc(), func.max(m.Expense.created_at).desc())
         .limit(1)
     )
+    return category_id
 
 
 async def find_possible_duplicate(session: AsyncSession, row: m.Expense) -> uuid.UUID | None:
@@ -117,7 +129,10 @@ async def find_possible_duplicate(session: AsyncSession, row: m.Expense) -> uuid
     )
     if row.id is not None:
         query = query.where(m.Expense.id != row.id)
-    return await session.scalar(query.order_by(m.Expense.created_at).limit(1))
+    duplicate_id: uuid.UUID | None = await session.scalar(
+        query.order_by(m.Expense.created_at).limit(1)
+    )
+    return duplicate_id
 
 
 async def build_expense(
@@ -262,7 +277,9 @@ async def list_expenses(
             key = dt.date.fromisoformat(position.key)
         except ValueError as error:
             raise api.field_error("cursor", "invalid cursor") from error
-        conditions.append(tuple_(m.Expense.occurred_on, m.Expense.id) < tuple_(key, position.id))
+        conditions.append(
+            tuple_(m.Expense.occurred_on, m.Expense.id) < tuple_(literal(key), literal(position.id))
+        )
     query: Select[tuple[m.Expense]] = (
         select(m.Expense)
         .where(and_(*conditions))

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 from litestar import Controller, get
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +23,6 @@ class ReportController(Controller):
         session: AsyncSession,
         current_user: AuthUser,
         filters: ExpenseFilters,
-        group_by: schemas.GroupBy = Parameter(query="group_by", default="category"),
+        group_by: Annotated[schemas.GroupBy, Parameter(query="group_by")] = "category",
     ) -> schemas.Summary:
         return await services.summary(session, current_user.id, filters, group_by)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +25,7 @@ async def _grouped_in_database(
     session: AsyncSession, user_id: uuid.UUID, filters: ExpenseFilters, group_by: str
 ) -> Totals:
     conditions = filter_conditions(dialect_of(session), user_id, filters)
+    key: Any
     if group_by == "category":
         key = m.Expense.category_id
     elif dialect_of(session) == "postgresql":
@@ -95,8 +97,8 @@ async def summary(
             .where(and_(*filter_conditions(dialect_of(session), user_id, filters)))
             .group_by(m.Expense.currency)
         )
-        for currency, total, count in result.tuples():
-            per_currency[currency] = [total, count]
+        for currency, currency_total, currency_count in result.tuples():
+            per_currency[currency] = [currency_total, currency_count]
     else:
         for (_key, currency), (total, count) in grouped.items():
             per_currency[currency][0] += total
