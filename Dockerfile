@@ -16,7 +16,7 @@ FROM ${BASE_IMAGE} AS builder
 # the runtime stage installs from the same archive; binutils only for `strip` below.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends binutils ca-certificates python3 python3-venv \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends binutils ca-certificates python3 python3-venv \
     && rm -rf /var/lib/apt/lists/*
 
 ARG UV_VERSION=0.13.9
@@ -72,7 +72,7 @@ RUN printf '%s\n' \
 # and pinning exact point versions would break the build on every security update.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         ca-certificates \
         postgresql-client-15 \
         python3 \

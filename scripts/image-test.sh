@@ -259,6 +259,7 @@ while IFS= read -r cache; do
 done < <(find "$rootfs" -xdev -type d \( -path "$rootfs/root/.cache" -o -path "$rootfs/tmp/.cache" \
     -o -name 'pip-cache' -o -path '*/.cache/pip' -o -path '*/.cache/uv' -o -path "$rootfs/var/cache/uv" \) 2>/dev/null)
 [[ -e $rootfs/opt/uv ]] && problems+=("/opt/uv (the build-time uv) present")
+[[ -n $(ls -A "$rootfs/run/secrets" 2>/dev/null) ]] && problems+=("build secrets left in /run/secrets")
 [[ -e $rootfs/opt/venv/bin/pip ]] && problems+=("pip in the venv")
 # Copyright files are the only documentation kept (Debian licence terms ask for them).
 doc_files=$(find "$rootfs/usr/share/doc" -type f -not -name copyright 2>/dev/null | wc -l)
@@ -311,6 +312,22 @@ for cmd in "" serve worker migrate healthcheck "backup create" "backup list" "ba
         show_log "$work/help.log" 3
     fi
 done
+
+# --- OCR with the image's Tesseract, no services involved ---------------------------------------
+receipt_path=$repo_root/$RECEIPT
+if [[ -r $receipt_path ]]; then
+    cp "$receipt_path" "$data_dir/" && chown "$APP_UID:$APP_UID" "$data_dir/$(basename "$receipt_path")"
+    start=$(now)
+    if in_container "$jobs_c" expense-wise receipts extract --json "/tmp/ew-data/$(basename "$receipt_path")" \
+        >"$work/extract.log" 2>&1; then
+        pass "receipts extract (Tesseract in the image)" "$(elapsed "$start" "$(now)")s: $(grep -m1 '^{' "$work/extract.log")"
+    else
+        fail "receipts extract (Tesseract in the image)"
+        show_log "$work/extract.log"
+    fi
+else
+    fail "receipts extract (Tesseract in the image)" "receipt $receipt_path not readable"
+fi
 
 # --- scratch database and migrations -----------------------------------------------------------
 if psql_admin -c "CREATE DATABASE \"$db_name\"" >"$work/createdb.log" 2>&1; then
@@ -420,7 +437,6 @@ fi
 if ((logged_in)); then
     start_background "$worker_c" "$work/worker.log" expense-wise worker
     worker_pid=$bg_pid
-    receipt_path=$repo_root/$RECEIPT
     if [[ ! -r $receipt_path ]]; then
         fail "receipt OCR by the worker" "receipt $receipt_path not readable"
     else

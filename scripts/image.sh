@@ -10,6 +10,7 @@
 #   BASE_IMAGE  base for both stages (default: debian:bookworm-slim for docker,
 #               localhost/debian:bookworm-slim for buildah)
 #   ENGINE      force "docker" or "buildah" instead of detecting
+#   NO_CACHE=1  rebuild every step (cold build timing, fresh security updates)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -32,7 +33,9 @@ revision=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 if [[ -n $(git status --porcelain -- src pyproject.toml uv.lock 2>/dev/null) ]]; then
     revision+="-dirty"
 fi
-build_args=(
+build_args=()
+[[ ${NO_CACHE:-0} == 1 ]] && build_args+=(--no-cache)
+build_args+=(
     --build-arg "VERSION=$version"
     --build-arg "REVISION=$revision"
     --build-arg "CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
