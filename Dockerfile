@@ -16,7 +16,8 @@ FROM ${BASE_IMAGE} AS builder
 # the runtime stage installs from the same archive; binutils only for `strip` below.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends binutils ca-certificates python3 python3-venv \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+        binutils ca-certificates python3 python3-venv \
     && rm -rf /var/lib/apt/lists/*
 
 ARG UV_VERSION=0.13.9
