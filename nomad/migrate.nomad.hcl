@@ -47,11 +47,16 @@ variable "config" {
   }
 }
 
-# One-shot schema upgrade. deploy.yml submits it with the new image_tag, waits for
-# the allocation to finish successfully, and only then updates the api and worker jobs.
+# One-shot schema upgrade. deploy.yml registers it with the new image_tag, dispatches
+# it (every dispatch is a fresh run, even when the spec did not change), waits for the
+# allocation to complete, and only then updates the api and worker jobs.
 job "expense-wise-migrate" {
   type        = "batch"
   datacenters = var.datacenters
+
+  parameterized {
+    payload = "forbidden"
+  }
 
   meta {
     image_tag = var.image_tag
