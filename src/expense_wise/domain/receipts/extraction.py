@@ -162,7 +162,6 @@ def _amounts(text: str) -> list[_Amount]:
 # --- total -------------------------------------------------------------------------------
 
 # Label patterns, strongest first. A line is classified by the first pattern that matches.
-_TOTAL_FUZZY: Final = r"T[O0AUE]?[TI]?[AO]?[LI1]"  # TOTAL and its common OCR misreadings
 _NOT_TOTAL: Final = re.compile(
     r"TOTAL\s*(QTY|QUANTITY|ITEM|ITM|NO|DISC|SAVING|POINT|PTS|UNIT|PCS)"
     r"|(QTY|ITEMS?|ITM)\s*(\(S\))?\s*:?\s*TOTAL"
@@ -178,7 +177,7 @@ _FINAL_TOTAL: Final = re.compile(
 _PRE_TAX_TOTAL: Final = re.compile(
     r"SUB\s*-?\s*TOTAL|SUB\s*TTL|EXCL|EXC\.?\s*(GST|TAX)|BEFORE\s*(GST|TAX)|TOTAL\s*SALES?"
 )
-_PLAIN_TOTAL: Final = re.compile(rf"\b{_TOTAL_FUZZY}\b|TOTAL|\bAMOUNT\b|\bTTL\b")
+_PLAIN_TOTAL: Final = re.compile(r"TOTAL|\bAMOUNT\b|\bAMT\b|\bTTL\b")
 _PAYMENT: Final = re.compile(
     r"\bCASH\b|TENDER|\bPAID\b|\bPAYMENT\b|\bVISA\b|MASTER|\bCARD\b|CREDIT|DEBIT|\bEFT"
 )
@@ -186,7 +185,11 @@ _CHANGE: Final = re.compile(r"\bCHANGE\b|\bCHG\b|\bBALANCE\b")
 _ROUNDING: Final = re.compile(r"ROUND|\bADJ")
 _TAX_OR_DISCOUNT: Final = re.compile(r"\bGST\b|\bTAX\b|\bSST\b|\bVAT\b|DISC|SERVICE|SVC|SAVING")
 
+_TAX_SUMMARY: Final = re.compile(r"(TAX|GST|SST)\s*(SUMMARY|ANALYSIS|CODE)|SUMMARY")
+_FUZZY_WORD_RATIO: Final = 0.75
+
 _FINAL_SCORE: Final = 5.0
+_PAID_SCORE: Final = 2.5
 _PLAIN_SCORE: Final = 3.5
 _PRE_TAX_SCORE: Final = 1.5
 
@@ -203,29 +206,40 @@ def _find_total(lines: list[_Line]) -> tuple[Decimal | None, float]:
     cash: list[Decimal] = []
     change: list[Decimal] = []
     all_values: list[Decimal] = []
+    in_tax_summary = False
     for position, line in enumerate(lines):
         amounts = _amounts(line.text)
         all_values.extend(amount.value for amount in amounts)
-        label = line.upper
-        if amounts:
-            label = line.upper[: max(amounts[0].start, 1)]
+        label = _total_words_fixed(line.upper[: amounts[0].start] if amounts else line.upper)
+        if _TAX_SUMMARY.search(label):
+            # The tax breakdown printed under the total repeats "TOTAL" with other amounts.
+            in_tax_summary = True
         if not amounts:
             amounts = _amounts_on_next_line(lines, position)
         if not amounts:
             continue
         value = amounts[-1].value
-        if _CHANGE.search(label) and not _PLAIN_TOTAL.search(label):
+        if _CHANGE.search(label) and "TOTAL" not in label:
             change.append(value)
             continue
-        if _PAYMENT.search(label) and not _PLAIN_TOTAL.search(label):
+        if _PAYMENT.search(label) and "TOTAL" not in label:
             cash.append(value)
             continue
         score = _total_label_score(label)
-        if score > 0:
-            candidates.append(_TotalCandidate(value=value, score=score, line_index=position))
+        if score <= 0:
+            continue
+        if len(amounts) > 1:
+            score -= 0.5  # a table row (quantity, price, tax...) rather than a labelled total
+        if in_tax_summary:
+            score -= 2.0
+        candidates.append(_TotalCandidate(value=value, score=score, line_index=position))
+    # What was handed over minus the change is what was due.
+    paid = {c - ch for c in cash for ch in change if c > ch}
+    if len(paid) == 1 and not any(c.value in paid for c in candidates):
+        candidates.append(_TotalCandidate(value=paid.pop(), score=_PAID_SCORE, line_index=-1))
+        paid = {candidates[-1].value}
     if not candidates:
         return _fallback_total(all_values, cash)
-    paid = {c - ch for c in cash for ch in change if c >= ch}
     best: _TotalCandidate | None = None
     best_score = -1.0
     for candidate in candidates:
@@ -244,6 +258,27 @@ def _find_total(lines: list[_Line]) -> tuple[Decimal | None, float]:
             best, best_score = candidate, score
     assert best is not None
     return best.value, min(1.0, max(0.1, best_score / 8.0))
+
+
+def _total_words_fixed(label: str) -> str:
+    """Spell OCR-damaged forms of TOTAL (TOTA1, TOTAI, OTAL, T0TAL, TATAL) correctly."""
+    return _fix_misread_words(label, ("TOTAL",), min_length=4)
+
+
+def _fix_misread_words(text: str, vocabulary: tuple[str, ...], min_length: int) -> str:
+    """Replace words that are one or two OCR slips away from a vocabulary word."""
+
+    def fix(match: re.Match[str]) -> str:
+        word = match.group(0)
+        if len(word) < min_length or word in vocabulary:
+            return word
+        for known in vocabulary:
+            close_length = abs(len(known) - len(word)) <= 2
+            if close_length and SequenceMatcher(None, word, known).ratio() >= _FUZZY_WORD_RATIO:
+                return known
+        return word
+
+    return re.sub(r"[A-Z0-9]+", fix, text)
 
 
 def _amounts_on_next_line(lines: list[_Line], position: int) -> list[_Amount]:
@@ -394,16 +429,58 @@ def _valid_date(year: int, month: int, day: int) -> datetime.date | None:
 # --- merchant ----------------------------------------------------------------------------
 
 _MERCHANT_SEARCH_LINES: Final = 12
+_MIN_MERCHANT_SCORE: Final = -0.5
+# Legal forms that end a registered company name; anything printed after them on the same
+# line (a branch, a registration number) is not part of the name.
+_LEGAL_FORM_END: Final = re.compile(
+    r"\bSDN\.?\s*BHD\b\.?|\bBHD\b\.?|\bS/B\b|\bSB\b|\bLTD\b\.?|\bLIMITED\b|\bINC\b\.?"
+    r"|\bLLC\b|\bPLC\b|\bGMBH\b|\bPTE\b\.?"
+)
+_COMPANY_END: Final = re.compile(r"\bCO\b\.?(?=\s|$)")
 _LEGAL_SUFFIX: Final = re.compile(
-    r"\bSDN\.?\s*BHD\b|\bBHD\b|\bS/B\b|\bSDN\b|\bLTD\b|\bLIMITED\b|\bINC\b|\bLLC\b|\bPLC\b"
-    r"|\bGMBH\b|\bPTE\b|\bCO\b\.?|\bCORP"
+    rf"{_LEGAL_FORM_END.pattern}|\bSDN\b|{_COMPANY_END.pattern}|\bCORP"
+)
+_BUSINESS_WORDS: Final = (
+    "ENTERPRISE",
+    "ENTERPRISES",
+    "TRADING",
+    "RESTAURANT",
+    "RESTAURANTS",
+    "RESTORAN",
+    "HARDWARE",
+    "BAKERY",
+    "BAKERIES",
+    "MARKET",
+    "SUPERMARKET",
+    "MINIMARKET",
+    "PERNIAGAAN",
+    "SYARIKAT",
+    "STATIONERY",
+    "COMPANY",
+    "PHARMACY",
+    "FARMASI",
+    "HOLDINGS",
+    "INTERNATIONAL",
+    "KITCHEN",
+    "GROCER",
+    "BOUTIQUE",
+    "PASARAYA",
+    "ELECTRICAL",
+    "BOOKSTORE",
+    "BOOKSTORES",
+    "TRADERS",
+    "CONFECTIONERY",
+    "MARKETING",
+    "INDUSTRIES",
+    "SERVICES",
+    "CORPORATION",
 )
 _BUSINESS_WORD: Final = re.compile(
-    r"ENTERPRISE|TRADING|RESTAURANT|RESTORAN|\bSTORES?\b|\bMART\b|MARKET|HARDWARE|BAKERY"
-    r"|\bCAFE\b|KEDAI|PERNIAGAAN|SYARIKAT|STATIONERY|COMPANY|PHARMACY|FARMASI|HOLDINGS?"
-    r"|INTERNATIONAL|\bBOOKS?\b|\bFOOD|KITCHEN|GROCER|\bSHOP\b|BOUTIQUE|\bHOTEL\b|PASARAYA"
-    r"|MINI\s*MARKET|SUPERMARKET|\bMOTOR\b|ELECTRIC|\bAUTO\b|\bGROUP\b|\bOUTLET\b"
+    r"\b(" + "|".join(_BUSINESS_WORDS) + r")\b|\bSTORES?\b|\bMART\b|\bCAFE\b|KEDAI|\bBOOKS?\b"
+    r"|\bFOOD|\bSHOP\b|\bHOTEL\b|\bMOTOR\b|\bAUTO\b|\bGROUP\b|\bOUTLET\b"
 )
+# "SON BHD", "SDN BH0", "5DN BHO": the Malaysian private-company suffix as OCR often reads it.
+_SDN_BHD: Final = re.compile(r"\b[S5][DO0]N\.?\s*B[HN][DO0]\b")
 _ADDRESS: Final = re.compile(
     r"\bJALAN\b|\bJLN\b|\bLOT\b|\bNO\s*[.:,]|\bTAMAN\b|\bTMN\b|\bLORONG\b|\bROAD\b|\bSTREET\b"
     r"|\bFLOOR\b|\bBLOCK\b|\bBLK\b|\bLEVEL\b|\bUNIT\b|\bPLAZA\b|\bKAWASAN\b|\bBANDAR\b"
@@ -412,32 +489,74 @@ _ADDRESS: Final = re.compile(
 _NOT_MERCHANT: Final = re.compile(
     r"INVOICE|RECEIPT|\bBILL\b|WELCOME|THANK|\bTEL\b|\bFAX\b|PHONE|\bGST\b|\bREG\b|\bSST\b"
     r"|\bTAX\b|CASHIER|\bTABLE\b|\bDATE\b|\bTIME\b|E-?MAIL|WWW|HTTP|\.COM|FORMERLY|MEMBER"
-    r"|\bORDER\b|\bCHECK\b|\bCOPY\b|LICENSEE"
+    r"|\bORDER\b|\bCHECK\b|\bCOPY\b|LICENSEE|TOTAL|\bQTY\b|QUANTITY|\bCASH\b|CHANGE"
+    r"|\bAMOUNT\b|\bITEMS?\b"
+)
+# Words that begin the second line of a wrapped company name.
+_CONTINUATION_WORD: Final = re.compile(
+    r"SDN\.?|BHD\.?|S/B|CO\.?|COMPANY|ENTERPRISES?|TRADING|LTD\.?|LIMITED|INC\.?|&|AND"
+    r"|\(M\)|\(MALAYSIA\)|CORP\w*|\(.*"
 )
 # "(123456-X)" company registration numbers printed next to the name.
 _REGISTRATION: Final = re.compile(
     r"[(\[{]?\s*(CO\.?\s*)?(REG\w*\.?\s*(NO)?\.?\s*:?\s*)?\d[\d\s]{3,}-?\s?[A-Z]?\s*[)\]}]?"
 )
+# A registration number read with letters for digits: "(S19S37-X)", "BOZTZO-U".
+_TRAILING_REGISTRATION: Final = re.compile(r"[(\[{]?\s*[\w/&]{4,}\s?-\s?[A-Z]\s*[)\]}]?\s*$")
 
 
 def _find_merchant(lines: list[_Line]) -> tuple[str | None, float]:
     best: _Line | None = None
-    best_score = 0.0
+    best_score = _MIN_MERCHANT_SCORE
+    address_seen = False
     for line in lines[:_MERCHANT_SEARCH_LINES]:
         score = _merchant_score(line)
+        if address_seen:
+            score -= 2.0  # the name is printed above the address
         if score > best_score:
             best, best_score = line, score
+        address_seen = address_seen or bool(_ADDRESS.search(line.upper))
     if best is None:
         return None, 0.0
-    name = _clean_merchant(best.text)
+    name = _clean_merchant(best.upper)
+    # Long names wrap: "POPULAR BOOK" / "CO. (M) SDN BHD", "AIK HUAT HARDWARE" / "ENTERPRISE".
+    previous = lines[best.index - 1] if best.index > 0 else None
+    following = lines[best.index + 1] if best.index + 1 < len(lines) else None
+    if previous is not None and _continues_previous_line(name) and _is_name_like(previous):
+        name = f"{_clean_merchant(previous.upper)} {name}"
+    elif (
+        following is not None
+        and not _LEGAL_FORM_END.search(name)
+        and _continues_previous_line(_clean_merchant(following.upper))
+        and _is_name_like(following)
+    ):
+        name = f"{name} {_clean_merchant(following.upper)}"
+    name = _cut_after_legal_form(name)
     if not name:
         return None, 0.0
     confidence = min(1.0, best_score / 6.0) * (0.5 + 0.5 * best.ocr_confidence)
     return name, max(0.1, confidence)
 
 
+def _continues_previous_line(name: str) -> bool:
+    first_word = name.split(" ", 1)[0] if name else ""
+    letters = sum(ch.isalpha() for ch in name)
+    return letters < 10 or bool(_CONTINUATION_WORD.fullmatch(first_word))
+
+
+def _is_name_like(line: _Line) -> bool:
+    letters = [ch for ch in line.text if ch.isalpha()]
+    if len(letters) < 3 or any(ch.isdigit() for ch in line.text):
+        return False
+    if _NOT_MERCHANT.search(line.upper) or _ADDRESS.search(line.upper):
+        return False
+    words = [word for word in line.text.split() if word[:1].isalpha()]
+    capitalised = all(word[0].isupper() for word in words)
+    return capitalised or sum(ch.isupper() for ch in letters) / len(letters) >= 0.7
+
+
 def _merchant_score(line: _Line) -> float:
-    text = line.upper
+    text = _merchant_words_fixed(line.upper)
     letters = [ch for ch in line.text if ch.isalpha()]
     if len(letters) < 3 or _NOT_MERCHANT.search(text):
         return 0.0
@@ -449,11 +568,13 @@ def _merchant_score(line: _Line) -> float:
     if _ADDRESS.search(text):
         score -= 3.0
     digits = sum(ch.isdigit() for ch in _REGISTRATION.sub("", text))
-    score -= min(digits, 4) * 0.5
+    score -= min(digits, 4) * 0.25
     upper_ratio = sum(ch.isupper() for ch in letters) / len(letters)
     score += upper_ratio * 1.5 - 0.5
+    if upper_ratio == 0:
+        score -= 1.5  # names are printed in capitals or title case, never all lower case
     symbols = sum(1 for ch in line.text if not (ch.isalnum() or ch.isspace() or ch in "&.'()-,/"))
-    score -= symbols * 0.5
+    score -= min(symbols, 3) * 0.5
     if len(letters) / max(1, len(line.text.replace(" ", ""))) < 0.6:
         score -= 1.0
     score += (line.ocr_confidence - _DEFAULT_OCR_CONFIDENCE) * 2.0
@@ -461,11 +582,25 @@ def _merchant_score(line: _Line) -> float:
     return score
 
 
-def _clean_merchant(text: str) -> str:
-    name = _REGISTRATION.sub(" ", text.upper())
+def _merchant_words_fixed(upper: str) -> str:
+    fixed = _SDN_BHD.sub("SDN BHD", upper)
+    return _fix_misread_words(fixed, _BUSINESS_WORDS, min_length=6)
+
+
+def _clean_merchant(upper: str) -> str:
+    name = _REGISTRATION.sub(" ", _merchant_words_fixed(upper))
+    name = _TRAILING_REGISTRATION.sub(" ", name)
     name = re.sub(r"\(\s*\)", " ", name)
     name = name.strip(" .,:;-*~'\"|_")
     return " ".join(name.split())
+
+
+def _cut_after_legal_form(name: str) -> str:
+    """Drop what follows the company's legal form ("... SDN BHD (KLCC BRANCH)" -> "... SDN BHD")."""
+    ends = list(_LEGAL_FORM_END.finditer(name)) or list(_COMPANY_END.finditer(name))
+    if not ends:
+        return name
+    return name[: ends[0].end()].strip()
 
 
 def merchant_matches(found: str | None, expected: str, threshold: float = 0.8) -> bool:
