@@ -1,0 +1,564 @@
+"""Receipts: validate and store uploads, list and read them, turn them into expenses, and the
+state changes the OCR job and its sweeper make.
+
+The receipt row records what OCR work is owed. `next_attempt_at` is the moment by which that
+work must have moved on: for a pending receipt, when the sweeper may queue it again; for a
+processing one, when the worker's lease runs out (the job renews it while it runs, so a killed
+worker's receipt becomes owed again within one lease instead of ARQ's five-minute lock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import os
+import uuid
+from collections.abc import Sequence
+from decimal import Decimal
+
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from expense_wise import api
+from expense_wise.db import models as m
+from expense_wise.db.types import utcnow
+from expense_wise.domain.expenses import schemas as expense_schemas
+from expense_wise.domain.expenses import services as expenses
+from expense_wise.domain.receipts import ocr, schemas
+from expense_wise.domain.receipts.extraction import ExtractedFields
+from expense_wise.logging import get_logger
+from expense_wise.money import MAX_AMOUNT, format_amount, is_currency
+from expense_wise.settings import parse_duration
+from expense_wise.storage import ObjectNotFound, Storage, StorageUnavailable
+from expense_wise.worker import JobQueue, QueueUnavailable
+
+log = get_logger(__name__)
+
+# Pixel limit for uploads, checked before decoding; the OCR job applies the same limit.
+MAX_PIXELS = 40_000_000
+DEFAULT_STALE_SECONDS = 60
+# Attempts (including ones cut short by a killed worker) before a receipt is failed for good.
+MAX_ATTEMPTS = 4
+STATUSES = ("pending", "processing", "done", "failed")
+MERCHANT_MAX_LENGTH = 200
+_EXTENSIONS = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/webp": ".webp",
+    "image/tiff": ".tiff",
+    "application/pdf": ".pdf",
+}
+
+
+def stale_seconds() -> int:
+    """How long owed work may sit unnoticed: the pending grace period and the processing lease
+    (RECEIPT_STALE_SECONDS, default 60 s)."""
+    raw = os.environ.get("RECEIPT_STALE_SECONDS", "").strip()
+    try:
+        return parse_duration(raw) if raw else DEFAULT_STALE_SECONDS
+    except ValueError:
+        log.warning("ignoring invalid RECEIPT_STALE_SECONDS", value=raw)
+        return DEFAULT_STALE_SECONDS
+
+
+def storage_key(user_id: uuid.UUID, receipt_id: uuid.UUID) -> str:
+    return f"receipts/{user_id}/{receipt_id}"
+
+
+def file_name(row: m.Receipt) -> str:
+    return f"receipt-{row.id}{_EXTENSIONS.get(row.content_type, '')}"
+
+
+def job_id(receipt_id: uuid.UUID, attempts: int) -> str:
+    """The first run is `receipt:<id>`; a re-queue after an interrupted attempt gets a new id,
+    because ARQ still considers a killed job's id in progress until its lock expires."""
+    return f"receipt:{receipt_id}" if attempts == 0 else f"receipt:{receipt_id}:{attempts}"
+
+
+def to_schema(row: m.Receipt) -> schemas.Receipt:
+    extracted = None
+    if row.status == "done":
+        total = None
+        if row.total is not None:
+            total = format_amount(row.total, row.currency) if row.currency else str(row.total)
+        extracted = schemas.ExtractedFields(
+            merchant=row.merchant,
+            date=row.receipt_date,
+            total=total,
+            currency=row.currency,
+            confidence=dict(row.confidence or {}),
+            raw_text=row.raw_text,
+        )
+    return schemas.Receipt(
+        id=row.id,
+        status=row.status,  # type: ignore[arg-type]
+        error=row.error,
+        sha256=row.sha256,
+        content_type=row.content_type,
+        size=row.size,
+        attempts=row.attempts,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        extracted=extracted,
+        expense_id=row.expense_id,
+    )
+
+
+# --- Upload ----------------------------------------------------------------------------
+
+
+def _check_decodable(data: bytes) -> None:
+    ocr.load_image(data, max_pixels=MAX_PIXELS).close()
+
+
+async def validate_upload(data: bytes, max_bytes: int) -> str:
+    """The file's media type, judged by its bytes; raises 413, 415 or 422."""
+    if len(data) > max_bytes:
+        raise api.ApiError(413, f"the file is larger than the limit of {max_bytes} bytes")
+    content_type = ocr.sniff_content_type(data)
+    if content_type is None:
+        raise api.ApiError(
+            415, "unsupported file type: upload a JPEG, PNG, WebP or TIFF image or a PDF"
+        )
+    try:
+        # Decoding is CPU work: keep it off the event loop.
+        await asyncio.to_thread(_check_decodable, data)
+    except ocr.ImageRejected as error:
+        raise api.unprocessable(str(error)) from error
+    return content_type
+
+
+async def _existing_id(session: AsyncSession, user_id: uuid.UUID, digest: str) -> uuid.UUID | None:
+    existing: uuid.UUID | None = await session.scalar(
+        select(m.Receipt.id).where(m.Receipt.user_id == user_id, m.Receipt.sha256 == digest)
+    )
+    return existing
+
+
+def _already_uploaded(receipt_id: uuid.UUID) -> api.ApiError:
+    return api.conflict("this file was already uploaded", receipt_id=str(receipt_id))
+
+
+async def _discard(storage: Storage, key: str) -> None:
+    try:
+        await storage.delete(key)
+    except Exception as error:  # the row was never written; an orphan object is harmless
+        log.warning("could not delete unreferenced receipt object", key=key, error=str(error))
+
+
+async def create_receipt(
+    session: AsyncSession, storage: Storage, user_id: uuid.UUID, data: bytes, max_bytes: int
+) -> m.Receipt:
+    """Validate, store the object, then commit the row (so no row ever points at nothing)."""
+    content_type = await validate_upload(data, max_bytes)
+    digest = hashlib.sha256(data).hexdigest()
+    existing = await _existing_id(session, user_id, digest)
+    if existing is not None:
+        raise _already_uploaded(existing)
+    receipt_id = uuid.uuid4()
+    key = storage_key(user_id, receipt_id)
+    try:
+        stored = await storage.put(key, data, content_type)
+    except StorageUnavailable as error:
+        log.warning("receipt storage unavailable", error=str(error))
+        raise api.ApiError(503, "receipt storage is unavailable; try again later") from error
+    now = utcnow()
+    row = m.Receipt(
+        id=receipt_id,
+        user_id=user_id,
+        status="pending",
+        sha256=digest,
+        content_type=content_type,
+        size=len(data),
+        storage_key=key,
+        storage_version=stored.version_id,
+        attempts=0,
+        next_attempt_at=now + dt.timedelta(seconds=stale_seconds()),
+        confidence={},
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    try:
+        await session.commit()
+    except IntegrityError as error:
+        # The same file uploaded twice at once: the unique (user, sha256) picked a winner.
+        await session.rollback()
+        await _discard(storage, key)
+        existing = await _existing_id(session, user_id, digest)
+        if existing is None:
+            raise
+        raise _already_uploaded(existing) from error
+    except BaseException:
+        await _discard(storage, key)
+        raise
+    return row
+
+
+async def queue_processing(queue: JobQueue, session: AsyncSession, row: m.Receipt) -> bool:
+    """Queue OCR for a committed receipt. With the queue down the receipt stays pending and is
+    marked owed now, so the sweeper's next run queues it."""
+    try:
+        await queue.enqueue("process_receipt", str(row.id), job_id=job_id(row.id, row.attempts))
+    except QueueUnavailable as error:
+        log.warning(
+            "could not queue receipt; the sweeper will", receipt_id=str(row.id), error=str(error)
+        )
+        await session.execute(
+            update(m.Receipt)
+            .where(m.Receipt.id == row.id, m.Receipt.status == "pending")
+            .values(next_attempt_at=utcnow())
+        )
+        await session.commit()
+        return False
+    return True
+
+
+# --- Reading ---------------------------------------------------------------------------
+
+
+async def get_receipt(
+    session: AsyncSession, user_id: uuid.UUID, receipt_id: uuid.UUID
+) -> m.Receipt:
+    row = await session.get(m.Receipt, receipt_id)
+    if row is None or row.user_id != user_id:
+        raise api.not_found("receipt")
+    return row
+
+
+async def list_receipts(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    limit: int,
+    cursor: str | None,
+    q: str | None = None,
+    status: str | None = None,
+) -> tuple[Sequence[m.Receipt], str | None]:
+    conditions: list[ColumnElement[bool]] = [m.Receipt.user_id == user_id]
+    if status is not None:
+        conditions.append(m.Receipt.status == status)
+    if q and q.strip():
+        text = q.strip().lower()
+        conditions.append(
+            or_(
+                func.lower(m.Receipt.raw_text).contains(text, autoescape=True),
+                func.lower(m.Receipt.merchant).contains(text, autoescape=True),
+            )
+        )
+    if cursor:
+        position = api.decode_cursor(cursor)
+        try:
+            created_at = dt.datetime.fromisoformat(position.key)
+        except ValueError as error:
+            raise api.field_error("cursor", "invalid cursor") from error
+        if created_at.tzinfo is None:
+            raise api.field_error("cursor", "invalid cursor")
+        # Spelled out rather than a row-value comparison so each side binds with its column type.
+        conditions.append(
+            or_(
+                m.Receipt.created_at < created_at,
+                and_(m.Receipt.created_at == created_at, m.Receipt.id < position.id),
+            )
+        )
+    rows = (
+        await session.scalars(
+            select(m.Receipt)
+            .where(*conditions)
+            .order_by(m.Receipt.created_at.desc(), m.Receipt.id.desc())
+            .limit(limit + 1)
+        )
+    ).all()
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = api.encode_cursor(rows[-1].created_at, rows[-1].id)
+    return rows, next_cursor
+
+
+async def download(storage: Storage, row: m.Receipt) -> tuple[str | None, bytes | None]:
+    """(presigned URL, None) where storage offers one, else (None, the file's bytes)."""
+    try:
+        url = await storage.presigned_url(row.storage_key, row.storage_version)
+        if url is not None:
+            return url, None
+        return None, await storage.get(row.storage_key, row.storage_version)
+    except ObjectNotFound as error:
+        raise api.not_found("receipt file") from error
+    except StorageUnavailable as error:
+        raise api.ApiError(503, "receipt storage is unavailable; try again later") from error
+
+
+async def delete_receipt(
+    session: AsyncSession, storage: Storage, user_id: uuid.UUID, receipt_id: uuid.UUID
+) -> None:
+    """Object first: if storage is down nothing changes and the client can simply retry."""
+    row = await get_receipt(session, user_id, receipt_id)
+    try:
+        await storage.delete(row.storage_key)
+    except StorageUnavailable as error:
+        raise api.ApiError(503, "receipt storage is unavailable; try again later") from error
+    await session.delete(row)
+    await session.commit()
+
+
+# --- Receipt to expense ----------------------------------------------------------------
+
+
+async def create_expense_from_receipt(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    receipt_id: uuid.UUID,
+    overrides: schemas.ExpenseFromReceipt,
+) -> m.Expense:
+    """An expense from what OCR read, overrides winning; linked both ways."""
+    receipt = await get_receipt(session, user_id, receipt_id)
+    if receipt.expense_id is not None:
+        raise api.conflict(
+            "this receipt already has an expense", expense_id=str(receipt.expense_id)
+        )
+    amount = overrides.amount if overrides.amount is not None else receipt.total
+    occurred_on = overrides.occurred_on or receipt.receipt_date
+    merchant = overrides.merchant or receipt.merchant
+    missing = [
+        name
+        for name, value in (
+            ("amount", amount),
+            ("occurred_on", occurred_on),
+            ("merchant", merchant),
+        )
+        if value is None
+    ]
+    if missing:
+        raise api.unprocessable(
+            f"not found on the receipt, send them in the body: {', '.join(missing)}",
+            errors=[
+                {"field": name, "message": "not found on the receipt; provide a value"}
+                for name in missing
+            ],
+        )
+    assert amount is not None and occurred_on is not None and merchant is not None
+    data = expense_schemas.ExpenseCreate(
+        amount=str(amount) if isinstance(amount, Decimal) else amount,
+        occurred_on=occurred_on,
+        merchant=merchant,
+        currency=overrides.currency or receipt.currency,
+        category_id=overrides.category_id,
+        note=overrides.note,
+        tags=overrides.tags,
+        payment_method=overrides.payment_method,
+    )
+    expense = await expenses.build_expense(session, user_id, data)
+    expense.receipt_id = receipt.id
+    session.add(expense)
+    await session.flush()
+    # Conditional, so two concurrent requests cannot both link an expense to one receipt.
+    linked = await session.execute(
+        update(m.Receipt)
+        .where(m.Receipt.id == receipt.id, m.Receipt.expense_id.is_(None))
+        .values(expense_id=expense.id)
+        .execution_options(synchronize_session=False)
+    )
+    if linked.rowcount != 1:  # type: ignore[attr-defined]
+        await session.rollback()
+        raise api.conflict("this receipt already has an expense")
+    await session.commit()
+    return expense
+
+
+# --- Job state -------------------------------------------------------------------------
+
+
+async def claim(
+    session: AsyncSession, receipt_id: uuid.UUID, lease_seconds: int
+) -> m.Receipt | None:
+    """Take the receipt for processing, or None when it is not owed (done, failed, deleted)
+    or another worker holds an unexpired lease on it. One conditional UPDATE, so two workers
+    never both win."""
+    now = utcnow()
+    result = await session.execute(
+        update(m.Receipt)
+        .where(
+            m.Receipt.id == receipt_id,
+            or_(
+                m.Receipt.status == "pending",
+                and_(m.Receipt.status == "processing", m.Receipt.next_attempt_at < now),
+            ),
+        )
+        .values(
+            status="processing",
+            attempts=m.Receipt.attempts + 1,
+            started_at=now,
+            finished_at=None,
+            next_attempt_at=now + dt.timedelta(seconds=lease_seconds),
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        await session.rollback()
+        return None
+    await session.commit()
+    return await session.get(m.Receipt, receipt_id, populate_existing=True)
+
+
+async def _update_claimed(
+    session: AsyncSession, receipt_id: uuid.UUID, attempt: int, **values: object
+) -> bool:
+    """Change a receipt only while this attempt still holds it (a superseded attempt whose
+    lease expired must not overwrite its successor)."""
+    result = await session.execute(
+        update(m.Receipt)
+        .where(
+            m.Receipt.id == receipt_id,
+            m.Receipt.status == "processing",
+            m.Receipt.attempts == attempt,
+        )
+        .values(updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )
+    await session.commit()
+    return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+
+
+async def renew_lease(
+    session: AsyncSession, receipt_id: uuid.UUID, attempt: int, lease_seconds: int
+) -> bool:
+    return await _update_claimed(
+        session,
+        receipt_id,
+        attempt,
+        next_attempt_at=utcnow() + dt.timedelta(seconds=lease_seconds),
+    )
+
+
+def _clean_fields(fields: ExtractedFields) -> dict[str, object]:
+    total = fields.total
+    if total is not None and not (0 < total < MAX_AMOUNT and total == round(total, 4)):
+        total = None
+    currency = fields.currency if fields.currency and is_currency(fields.currency) else None
+    merchant = fields.merchant.strip()[:MERCHANT_MAX_LENGTH] if fields.merchant else None
+    return {
+        "merchant": merchant or None,
+        "receipt_date": fields.date,
+        "total": total,
+        "currency": currency,
+        "confidence": dict(fields.confidence),
+        "raw_text": fields.raw_text,
+    }
+
+
+async def mark_done(
+    session: AsyncSession, receipt_id: uuid.UUID, attempt: int, fields: ExtractedFields
+) -> bool:
+    return await _update_claimed(
+        session,
+        receipt_id,
+        attempt,
+        status="done",
+        error=None,
+        finished_at=utcnow(),
+        next_attempt_at=None,
+        **_clean_fields(fields),
+    )
+
+
+async def mark_failed(
+    session: AsyncSession, receipt_id: uuid.UUID, attempt: int, error: str
+) -> bool:
+    return await _update_claimed(
+        session,
+        receipt_id,
+        attempt,
+        status="failed",
+        error=error,
+        finished_at=utcnow(),
+        next_attempt_at=None,
+    )
+
+
+async def mark_retrying(
+    session: AsyncSession, receipt_id: uuid.UUID, attempt: int, error: str, defer_seconds: float
+) -> bool:
+    """Back to pending; the retry is queued by the caller, and the sweeper takes over if that
+    retry is lost (a grace period after it was due)."""
+    return await _update_claimed(
+        session,
+        receipt_id,
+        attempt,
+        status="pending",
+        error=error,
+        next_attempt_at=utcnow() + dt.timedelta(seconds=defer_seconds + stale_seconds()),
+    )
+
+
+async def release_expired_leases(session: AsyncSession) -> list[uuid.UUID]:
+    """Processing receipts whose worker stopped renewing its lease go back to pending."""
+    now = utcnow()
+    expired = list(
+        (
+            await session.scalars(
+                select(m.Receipt.id).where(
+                    m.Receipt.status == "processing", m.Receipt.next_attempt_at < now
+                )
+            )
+        ).all()
+    )
+    if expired:
+        await session.execute(
+            update(m.Receipt)
+            .where(
+                m.Receipt.id.in_(expired),
+                m.Receipt.status == "processing",
+                m.Receipt.next_attempt_at < now,
+            )
+            .values(
+                status="pending",
+                error="processing was interrupted; queued again",
+                next_attempt_at=now,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        await session.commit()
+    return expired
+
+
+async def owed_receipts(session: AsyncSession, limit: int) -> list[tuple[uuid.UUID, int]]:
+    """Pending receipts whose grace period is over: (id, attempts), oldest first."""
+    now = utcnow()
+    rows = await session.execute(
+        select(m.Receipt.id, m.Receipt.attempts)
+        .where(
+            m.Receipt.status == "pending",
+            or_(m.Receipt.next_attempt_at.is_(None), m.Receipt.next_attempt_at <= now),
+        )
+        .order_by(m.Receipt.next_attempt_at, m.Receipt.id)
+        .limit(limit)
+    )
+    return [(row.id, row.attempts) for row in rows]
+
+
+async def postpone(session: AsyncSession, receipt_ids: Sequence[uuid.UUID]) -> None:
+    """Just queued: give the job a grace period before the sweeper looks again."""
+    if not receipt_ids:
+        return
+    now = utcnow()
+    await session.execute(
+        update(m.Receipt)
+        .where(m.Receipt.id.in_(receipt_ids), m.Receipt.status == "pending")
+        .values(next_attempt_at=now + dt.timedelta(seconds=stale_seconds()), updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await session.commit()
+
+
+async def count_by_status(session: AsyncSession) -> dict[str, int]:
+    counts = dict.fromkeys(STATUSES, 0)
+    rows = await session.execute(select(m.Receipt.status, func.count()).group_by(m.Receipt.status))
+    for status, count in rows.tuples():
+        counts[status] = int(count)
+    return counts
