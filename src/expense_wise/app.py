@@ -36,6 +36,8 @@ from expense_wise.domain.accounts.controllers import (
 from expense_wise.domain.categories.controllers import CategoryController
 from expense_wise.domain.expenses.controllers import ExpenseController
 from expense_wise.domain.ops.controllers import OpsController
+from expense_wise.domain.receipts.controllers import receipt_routes
+from expense_wise.domain.receipts.metrics import receipt_gauges
 from expense_wise.domain.reports.controllers import ReportController
 from expense_wise.logging import configure_logging, get_logger
 from expense_wise.middleware import RequestLogMiddleware
@@ -126,6 +128,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             CategoryController,
             ExpenseController,
             ReportController,
+            receipt_routes(settings.storage.receipt_max_bytes),
         ],
         dependencies=DEPENDENCIES,
         middleware=[
@@ -160,7 +163,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             security=[{"BearerToken": []}],
         ),
         state=_initial_state(settings),
-        lifespan=[lifespan],
+        lifespan=[lifespan, receipt_gauges],
         logging_config=None,
         debug=False,
     )

@@ -52,13 +52,17 @@ class JobQueue(Protocol):
 
 def job_functions() -> list[JobFunction]:
     """Every job, registered by its function name."""
-    jobs: list[JobFunction] = []
+    from expense_wise.domain.receipts.jobs import process_receipt
+
+    jobs: list[JobFunction] = [process_receipt]
     return jobs
 
 
 def cron_jobs() -> list[CronJob]:
     """Periodic jobs (ARQ cron definitions, also driven by the in-process scheduler)."""
-    jobs: list[CronJob] = []
+    from expense_wise.domain.receipts.jobs import SWEEP_INTERVAL_SECONDS, sweep_receipts
+
+    jobs: list[CronJob] = [every(sweep_receipts, SWEEP_INTERVAL_SECONDS, run_at_startup=True)]
     return jobs
 
 
