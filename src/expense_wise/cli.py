@@ -168,9 +168,11 @@ def healthcheck(url: str | None, timeout: float) -> None:
 
 
 def _register_domain_commands() -> None:
+    from expense_wise.backup.cli import backup
     from expense_wise.domain.receipts.cli import receipts
 
     main.add_command(receipts)
+    main.add_command(backup)
 
 
 _register_domain_commands()

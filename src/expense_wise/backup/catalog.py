@@ -1,0 +1,53 @@
+"""Finding backups in a target: manifests, newest first."""
+
+from __future__ import annotations
+
+import msgspec
+
+from expense_wise.backup import manifest as mf
+from expense_wise.backup.postgres import BackupError
+from expense_wise.backup.report import Reporter
+from expense_wise.backup.streaming import file_digest
+from expense_wise.backup.targets import Target
+
+
+def load_manifests(target: Target) -> list[mf.Manifest]:
+    manifests: list[mf.Manifest] = []
+    for name in target.names():
+        if not name.endswith(mf.MANIFEST_SUFFIX):
+            continue
+        try:
+            manifests.append(mf.decode(target.read_bytes(name)))
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            continue  # not one of ours; never fatal for listing
+    return sorted(manifests, key=lambda item: (item.created_at, item.id), reverse=True)
+
+
+def find_backup(target: Target, backup_id: str | None, latest: bool) -> mf.Manifest:
+    if bool(backup_id) == latest:
+        raise BackupError("name a backup ID or pass --latest (not both)")
+    manifests = load_manifests(target)
+    if latest:
+        if not manifests:
+            raise BackupError(f"no backups in {target.description}")
+        return manifests[0]
+    assert backup_id is not None
+    wanted = backup_id.removesuffix(mf.MANIFEST_SUFFIX).removesuffix(mf.ARCHIVE_SUFFIX)
+    for manifest in manifests:
+        if manifest.id == wanted:
+            return manifest
+    raise BackupError(f"no backup {wanted} in {target.description}")
+
+
+def save_manifest(target: Target, manifest: mf.Manifest) -> None:
+    target.write_bytes(manifest.id + mf.MANIFEST_SUFFIX, mf.encode(manifest))
+
+
+def check_digest(path: str, expected: mf.FileDigest, reporter: Reporter) -> None:
+    """Raise unless the local file has the size and SHA-256 the manifest recorded."""
+    size, sha256 = file_digest(path, reporter.progress())
+    if size != expected.size or sha256 != expected.sha256:
+        raise BackupError(
+            f"{expected.name} is corrupt: {size} bytes with sha256 {sha256}, the manifest "
+            f"says {expected.size} bytes with sha256 {expected.sha256}"
+        )
