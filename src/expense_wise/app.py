@@ -33,11 +33,15 @@ from expense_wise.domain.accounts.controllers import (
     MeController,
     TokenController,
 )
+from expense_wise.domain.budgets.controllers import BudgetController
 from expense_wise.domain.categories.controllers import CategoryController
 from expense_wise.domain.expenses.controllers import ExpenseController
+from expense_wise.domain.notifications.controllers import EmailAuthController
+from expense_wise.domain.notifications.lifespan import outbox_metrics
 from expense_wise.domain.ops.controllers import OpsController
 from expense_wise.domain.receipts.controllers import receipt_routes
 from expense_wise.domain.receipts.metrics import receipt_gauges
+from expense_wise.domain.recurring.controllers import RecurringExpenseController
 from expense_wise.domain.reports.controllers import ReportController
 from expense_wise.logging import configure_logging, get_logger
 from expense_wise.middleware import RequestLogMiddleware
@@ -128,6 +132,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             CategoryController,
             ExpenseController,
             ReportController,
+            EmailAuthController,
+            BudgetController,
+            RecurringExpenseController,
             receipt_routes(settings.storage.receipt_max_bytes),
         ],
         dependencies=DEPENDENCIES,
@@ -163,7 +170,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             security=[{"BearerToken": []}],
         ),
         state=_initial_state(settings),
-        lifespan=[lifespan, receipt_gauges],
+        lifespan=[lifespan, receipt_gauges, outbox_metrics],
         logging_config=None,
         debug=False,
     )

@@ -1,0 +1,1 @@
+"""Monthly budgets per category (or all spending) with threshold alerts by email."""

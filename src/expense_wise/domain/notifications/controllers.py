@@ -1,0 +1,63 @@
+"""Address verification and password reset: the endpoints that take the mailed tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, post
+from litestar.datastructures import State
+from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from expense_wise.api import error_responses
+from expense_wise.domain.accounts.controllers import limit_auth_attempts
+from expense_wise.domain.notifications import schemas, services
+
+
+class EmailAuthController(Controller):
+    tags = ["auth"]
+
+    @post(
+        "/api/v1/auth/verify",
+        operation_id="verifyEmail",
+        status_code=HTTP_204_NO_CONTENT,
+        responses=error_responses(400, authenticated=False),
+    )
+    async def verify(self, session: AsyncSession, data: schemas.VerifyEmailRequest) -> None:
+        """Confirm the account's email address with the token from the verification mail."""
+        await services.verify_email(session, data.token)
+
+    @post(
+        "/api/v1/auth/password-reset",
+        operation_id="requestPasswordReset",
+        status_code=HTTP_202_ACCEPTED,
+        responses=error_responses(authenticated=False),
+    )
+    async def request_reset(
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        state: State,
+        data: schemas.PasswordResetRequest,
+    ) -> schemas.Accepted:
+        """Mail a reset link if an account has this address. The answer is the same whether or
+        not it does, so the endpoint cannot be used to find out who has an account."""
+        await limit_auth_attempts(request, data.email)
+        await services.request_password_reset(session, state.settings, data.email)
+        await services.dispatch_queued_emails(session, state.queue)
+        return schemas.Accepted(
+            detail="if an account uses this address, a reset link is on its way"
+        )
+
+    @post(
+        "/api/v1/auth/password-reset/confirm",
+        operation_id="confirmPasswordReset",
+        status_code=HTTP_204_NO_CONTENT,
+        responses=error_responses(400, authenticated=False),
+    )
+    async def confirm_reset(
+        self, session: AsyncSession, data: schemas.PasswordResetConfirm
+    ) -> None:
+        """Set a new password with the mailed token; every session of the account is signed
+        out."""
+        await services.reset_password(session, data.token, data.password)

@@ -1,0 +1,1 @@
+"""Recurring expenses: templates from which a periodic job creates each occurrence once."""

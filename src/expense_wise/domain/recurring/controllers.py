@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import uuid
+
+from litestar import Controller, delete, get, patch, post
+from litestar.datastructures import State
+from litestar.status_codes import HTTP_201_CREATED
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from expense_wise.api import error_responses
+from expense_wise.domain.accounts.auth import AuthUser
+from expense_wise.domain.recurring import schemas, services
+from expense_wise.logging import get_logger
+from expense_wise.worker import JobQueue, QueueUnavailable
+
+log = get_logger(__name__)
+
+
+async def _generate_soon(queue: JobQueue, recurring_id: uuid.UUID) -> None:
+    """Create the occurrences already due without waiting for the periodic run (which
+    creates them anyway should this not get queued)."""
+    try:
+        await queue.enqueue("generate_recurring_expenses", str(recurring_id))
+    except QueueUnavailable as error:
+        log.warning("recurring expense left to the periodic run", error=str(error))
+
+
+class RecurringExpenseController(Controller):
+    tags = ["recurring expenses"]
+
+    @get(
+        "/api/v1/recurring-expenses",
+        operation_id="listRecurringExpenses",
+        responses=error_responses(),
+    )
+    async def list_recurring(
+        self, session: AsyncSession, current_user: AuthUser
+    ) -> list[schemas.RecurringExpense]:
+        rows = await services.list_recurring(session, current_user.id)
+        return [services.to_schema(row) for row in rows]
+
+    @post(
+        "/api/v1/recurring-expenses",
+        operation_id="createRecurringExpense",
+        status_code=HTTP_201_CREATED,
+        responses=error_responses(),
+    )
+    async def create_recurring(
+        self,
+        session: AsyncSession,
+        state: State,
+        current_user: AuthUser,
+        data: schemas.RecurringExpenseCreate,
+    ) -> schemas.RecurringExpense:
+        row = await services.create_recurring(session, current_user.id, data)
+        await _generate_soon(state.queue, row.id)
+        return services.to_schema(row)
+
+    @get(
+        "/api/v1/recurring-expenses/{recurring_id:uuid}",
+        operation_id="getRecurringExpense",
+        responses=error_responses(404),
+    )
+    async def get_recurring(
+        self, session: AsyncSession, current_user: AuthUser, recurring_id: uuid.UUID
+    ) -> schemas.RecurringExpense:
+        return services.to_schema(
+            await services.get_recurring(session, current_user.id, recurring_id)
+        )
+
+    @patch(
+        "/api/v1/recurring-expenses/{recurring_id:uuid}",
+        operation_id="updateRecurringExpense",
+        responses=error_responses(404),
+    )
+    async def update_recurring(
+        self,
+        session: AsyncSession,
+        state: State,
+        current_user: AuthUser,
+        recurring_id: uuid.UUID,
+        data: schemas.RecurringExpenseUpdate,
+    ) -> schemas.RecurringExpense:
+        row = await services.update_recurring(session, current_user.id, recurring_id, data)
+        await _generate_soon(state.queue, row.id)
+        return services.to_schema(row)
+
+    @delete(
+        "/api/v1/recurring-expenses/{recurring_id:uuid}",
+        operation_id="deleteRecurringExpense",
+        responses=error_responses(404),
+    )
+    async def delete_recurring(
+        self, session: AsyncSession, current_user: AuthUser, recurring_id: uuid.UUID
+    ) -> None:
+        await services.delete_recurring(session, current_user.id, recurring_id)

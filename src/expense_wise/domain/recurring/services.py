@@ -1,0 +1,243 @@
+"""Recurring expenses: templates, and the generation of their occurrences as expenses.
+
+Each occurrence is an expense with `recurring_id` and `recurring_occurrence` (its scheduled
+date), unique together, so generating twice — two workers, a retry, a catch-up after downtime
+— never creates one twice. `generated_through` only saves work: the constraint is the guard.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+from sqlalchemy import or_, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from expense_wise import api
+from expense_wise.db import models as m
+from expense_wise.db.types import utcnow
+from expense_wise.domain.budgets.services import check_thresholds
+from expense_wise.domain.categories.services import ensure_owned
+from expense_wise.domain.expenses.services import (
+    checked_amount,
+    checked_currency,
+    clean_tags,
+    default_currency,
+    dialect_of,
+    merchant_key,
+)
+from expense_wise.domain.recurring import schemas
+from expense_wise.domain.recurring.schedule import Schedule, next_occurrence, occurrences
+from expense_wise.money import format_amount
+
+# Occurrences created per template and run; a long catch-up continues on the next run.
+MAX_OCCURRENCES_PER_RUN = 500
+MAX_PAST_START = dt.timedelta(days=3660)
+DUE_BATCH = 10_000
+
+
+def schedule_of(row: m.RecurringExpense) -> Schedule:
+    return Schedule(row.frequency, row.interval, row.starts_on, row.ends_on)
+
+
+def to_schema(row: m.RecurringExpense) -> schemas.RecurringExpense:
+    return schemas.RecurringExpense(
+        id=row.id,
+        amount=format_amount(row.amount, row.currency),
+        currency=row.currency,
+        merchant=row.merchant,
+        category_id=row.category_id,
+        note=row.note,
+        tags=list(row.tags or []),
+        payment_method=row.payment_method,
+        frequency=row.frequency,  # type: ignore[arg-type]
+        interval=row.interval,
+        starts_on=row.starts_on,
+        ends_on=row.ends_on,
+        generated_through=row.generated_through,
+        next_occurrence=next_occurrence(schedule_of(row), row.generated_through),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _check_dates(starts_on: dt.date, ends_on: dt.date | None) -> None:
+    if starts_on < utcnow().date() - MAX_PAST_START:
+        raise api.field_error("starts_on", "must be within the last 10 years")
+    if ends_on is not None and ends_on < starts_on:
+        raise api.field_error("ends_on", "must not be before starts_on")
+
+
+async def list_recurring(session: AsyncSession, user_id: uuid.UUID) -> Sequence[m.RecurringExpense]:
+    return (
+        await session.scalars(
+            select(m.RecurringExpense)
+            .where(m.RecurringExpense.user_id == user_id)
+            .order_by(m.RecurringExpense.created_at, m.RecurringExpense.id)
+        )
+    ).all()
+
+
+async def get_recurring(
+    session: AsyncSession, user_id: uuid.UUID, recurring_id: uuid.UUID
+) -> m.RecurringExpense:
+    row = await session.get(m.RecurringExpense, recurring_id)
+    if row is None or row.user_id != user_id:
+        raise api.not_found("recurring expense")
+    return row
+
+
+async def create_recurring(
+    session: AsyncSession, user_id: uuid.UUID, data: schemas.RecurringExpenseCreate
+) -> m.RecurringExpense:
+    currency = checked_currency(data.currency or await default_currency(session, user_id))
+    await ensure_owned(session, user_id, data.category_id, "category_id")
+    _check_dates(data.starts_on, data.ends_on)
+    row = m.RecurringExpense(
+        id=uuid.uuid4(),
+        user_id=user_id,
+        amount=checked_amount(data.amount, currency),
+        currency=currency,
+        merchant=data.merchant.strip(),
+        category_id=data.category_id,
+        note=data.note,
+        tags=clean_tags(data.tags),
+        payment_method=data.payment_method,
+        frequency=data.frequency,
+        interval=data.interval,
+        starts_on=data.starts_on,
+        ends_on=data.ends_on,
+    )
+    session.add(row)
+    await session.commit()
+    return row
+
+
+async def update_recurring(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    recurring_id: uuid.UUID,
+    data: schemas.RecurringExpenseUpdate,
+) -> m.RecurringExpense:
+    """Changes apply to occurrences not generated yet; existing expenses stay as they are."""
+    row = await get_recurring(session, user_id, recurring_id)
+    currency = row.currency
+    if data.currency is not msgspec.UNSET:
+        currency = checked_currency(data.currency)
+    if data.amount is not msgspec.UNSET:
+        row.amount = checked_amount(data.amount, currency)
+    elif currency != row.currency:
+        row.amount = checked_amount(row.amount, currency)
+    row.currency = currency
+    if data.merchant is not msgspec.UNSET:
+        row.merchant = data.merchant.strip()
+    if data.category_id is not msgspec.UNSET:
+        await ensure_owned(session, user_id, data.category_id, "category_id")
+        row.category_id = data.category_id
+    if data.note is not msgspec.UNSET:
+        row.note = data.note
+    if data.tags is not msgspec.UNSET:
+        row.tags = clean_tags(data.tags)
+    if data.payment_method is not msgspec.UNSET:
+        row.payment_method = data.payment_method
+    if data.frequency is not msgspec.UNSET:
+        row.frequency = data.frequency
+    if data.interval is not msgspec.UNSET:
+        row.interval = data.interval
+    starts_on = row.starts_on if data.starts_on is msgspec.UNSET else data.starts_on
+    ends_on = row.ends_on if data.ends_on is msgspec.UNSET else data.ends_on
+    if starts_on != row.starts_on or ends_on != row.ends_on:
+        _check_dates(starts_on, ends_on)
+    row.starts_on, row.ends_on = starts_on, ends_on
+    await session.commit()
+    return row
+
+
+async def delete_recurring(
+    session: AsyncSession, user_id: uuid.UUID, recurring_id: uuid.UUID
+) -> None:
+    """Stops future occurrences; expenses already created stay (unlinked)."""
+    row = await get_recurring(session, user_id, recurring_id)
+    await session.delete(row)
+    await session.commit()
+
+
+# --- Generation --------------------------------------------------------------------------
+
+
+async def due_recurring_ids(session: AsyncSession, today: dt.date) -> Sequence[uuid.UUID]:
+    """Templates that may owe an occurrence up to `today`."""
+    generated = m.RecurringExpense.generated_through
+    return (
+        await session.scalars(
+            select(m.RecurringExpense.id)
+            .where(
+                m.RecurringExpense.starts_on <= today,
+                or_(generated.is_(None), generated < today),
+                or_(
+                    m.RecurringExpense.ends_on.is_(None),
+                    generated.is_(None),
+                    generated < m.RecurringExpense.ends_on,
+                ),
+            )
+            .order_by(m.RecurringExpense.id)
+            .limit(DUE_BATCH)
+        )
+    ).all()
+
+
+async def generate_occurrences(
+    session: AsyncSession, recurring_id: uuid.UUID, today: dt.date
+) -> int:
+    """Create the occurrences due up to `today` not created yet; returns how many were
+    created. The caller commits."""
+    row = await session.scalar(
+        select(m.RecurringExpense)
+        .where(m.RecurringExpense.id == recurring_id)
+        .with_for_update()  # concurrent runs for one template wait rather than race
+        .execution_options(populate_existing=True)
+    )
+    if row is None:
+        return 0
+    dates = occurrences(schedule_of(row), row.generated_through, today, MAX_OCCURRENCES_PER_RUN)
+    created = 0
+    if dates:
+        now = utcnow()
+        insert = postgresql_insert if dialect_of(session) == "postgresql" else sqlite_insert
+        values: list[dict[str, Any]] = [
+            {
+                "id": uuid.uuid4(),
+                "user_id": row.user_id,
+                "amount": row.amount,
+                "currency": row.currency,
+                "occurred_on": day,
+                "merchant": row.merchant,
+                "merchant_key": merchant_key(row.merchant),
+                "category_id": row.category_id,
+                "note": row.note,
+                "tags": list(row.tags or []),
+                "payment_method": row.payment_method,
+                "recurring_id": row.id,
+                "recurring_occurrence": day,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for day in dates
+        ]
+        inserted = await session.scalars(
+            insert(m.Expense)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["recurring_id", "recurring_occurrence"])
+            .returning(m.Expense.id)
+        )
+        created = len(inserted.all())
+    capped = len(dates) == MAX_OCCURRENCES_PER_RUN
+    row.generated_through = dates[-1] if capped else max(today, row.generated_through or today)
+    if created:
+        await check_thresholds(session, row.user_id, today)
+    return created
