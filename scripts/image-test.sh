@@ -19,6 +19,7 @@
 #   REDIS_DB          Redis database reserved for this run (default: random 10-15)
 #   RECEIPT           receipt image to upload (default: ../shared/data/receipts/sroie_000.jpg)
 #   MAX_IMAGE_MB      size budget on top of the base image, in MB (default: 350)
+#   KEEP_WORK=1       keep the scratch directory with every process's log
 set -uo pipefail
 
 cd "$(dirname "$0")/.." || exit 1
@@ -69,6 +70,10 @@ elapsed() { python3 -c 'import sys; print(f"{float(sys.argv[2]) - float(sys.argv
 # ---------------------------------------------------------------------------------------------
 # Scratch resources and cleanup
 
+if [[ $(id -u) != 0 ]]; then
+    echo "image-test needs root (buildah, mount namespaces)" >&2
+    exit 2
+fi
 work=$(mktemp -d /tmp/ew-image-test.XXXXXX)
 db_name="ew_image_$(tr -dc 'a-z0-9' </dev/urandom | head -c 10)"
 db_created=0
@@ -97,7 +102,11 @@ cleanup() {
         psql_admin -c "DROP DATABASE IF EXISTS \"$db_name\" WITH (FORCE)" >/dev/null 2>&1 ||
             echo "WARN  could not drop scratch database $db_name" >&2
     fi
-    rm -rf "$work"
+    if [[ ${KEEP_WORK:-0} == 1 ]]; then
+        echo "logs and files kept in $work" >&2
+    else
+        rm -rf "$work"
+    fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -116,7 +125,17 @@ new_container() {
 }
 
 jwt_secret=$(python3 -c 'import secrets; print(secrets.token_urlsafe(36))')
-port=$((18000 + RANDOM % 2000))
+# A port in 18000-19999 that nothing listens on right now.
+port=$(python3 -c '
+import random, socket
+for port in random.sample(range(18000, 20000), 200):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        print(port)
+        break')
 data_dir=$work/data
 backup_dir=$work/backups
 mkdir -p "$data_dir" "$backup_dir"
@@ -437,6 +456,13 @@ fi
 if ((logged_in)); then
     start_background "$worker_c" "$work/worker.log" expense-wise worker
     worker_pid=$bg_pid
+    sleep 5
+    if kill -0 "$worker_pid" 2>/dev/null; then
+        pass "worker starts and keeps running" "alive after 5s"
+    else
+        fail "worker starts and keeps running" "exited within 5s"
+        show_log "$work/worker.log" 6
+    fi
     if [[ ! -r $receipt_path ]]; then
         fail "receipt OCR by the worker" "receipt $receipt_path not readable"
     else
