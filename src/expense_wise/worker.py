@@ -52,17 +52,45 @@ class JobQueue(Protocol):
 
 def job_functions() -> list[JobFunction]:
     """Every job, registered by its function name."""
+    from expense_wise.domain.notifications.jobs import (
+        flush_outbox,
+        send_email,
+        send_monthly_summaries,
+    )
     from expense_wise.domain.receipts.jobs import process_receipt
+    from expense_wise.domain.recurring.jobs import generate_recurring_expenses
 
-    jobs: list[JobFunction] = [process_receipt]
+    jobs: list[JobFunction] = [
+        process_receipt,
+        send_email,
+        flush_outbox,
+        send_monthly_summaries,
+        generate_recurring_expenses,
+    ]
     return jobs
 
 
 def cron_jobs() -> list[CronJob]:
     """Periodic jobs (ARQ cron definitions, also driven by the in-process scheduler)."""
+    from expense_wise.domain.notifications.jobs import (
+        FLUSH_INTERVAL_SECONDS,
+        flush_outbox,
+        send_monthly_summaries,
+    )
     from expense_wise.domain.receipts.jobs import SWEEP_INTERVAL_SECONDS, sweep_receipts
+    from expense_wise.domain.recurring.jobs import (
+        GENERATE_INTERVAL_SECONDS,
+        generate_recurring_expenses,
+    )
 
-    jobs: list[CronJob] = [every(sweep_receipts, SWEEP_INTERVAL_SECONDS, run_at_startup=True)]
+    jobs: list[CronJob] = [
+        every(sweep_receipts, SWEEP_INTERVAL_SECONDS, run_at_startup=True),
+        every(flush_outbox, FLUSH_INTERVAL_SECONDS, run_at_startup=True),
+        every(generate_recurring_expenses, GENERATE_INTERVAL_SECONDS, run_at_startup=True),
+        # Hourly on the 1st to 3rd: a worker down at the turn of the month still sends the
+        # summary, and its dedupe key keeps it to one per user and month.
+        cron(send_monthly_summaries, day={1, 2, 3}, minute={17}, second={0}, unique=True),
+    ]
     return jobs
 
 

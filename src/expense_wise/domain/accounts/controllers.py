@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from expense_wise.api import ApiError, client_ip, error_responses
 from expense_wise.domain.accounts import schemas, services
 from expense_wise.domain.accounts.auth import AuthUser
+from expense_wise.domain.notifications import services as notifications
 
 AUTH_WINDOW_MS = 60_000
 
@@ -42,7 +43,9 @@ class AuthController(Controller):
     ) -> schemas.User:
         await limit_auth_attempts(request, data.email)
         user = await services.register_user(session, data.email, data.password, data.name)
+        await notifications.queue_verification_email(session, request.app.state.settings, user)
         await session.commit()
+        await notifications.dispatch_queued_emails(session, request.app.state.queue)
         return services.to_schema(user)
 
     @post(

@@ -2,6 +2,9 @@
 
 Spending counts the expenses in the budget's currency (never converted), in the calendar month
 (UTC), of the budget's category or of every category when it has none.
+
+expenses.services calls `check_thresholds` and this module uses its helpers, so each imports
+the other as a module (attributes are looked up at call time, not import time).
 """
 
 from __future__ import annotations
@@ -20,11 +23,7 @@ from expense_wise.db import models as m
 from expense_wise.db.types import utcnow
 from expense_wise.domain.budgets import schemas
 from expense_wise.domain.categories.services import ensure_owned
-from expense_wise.domain.expenses.services import (
-    checked_amount,
-    checked_currency,
-    default_currency,
-)
+from expense_wise.domain.expenses import services as expenses
 from expense_wise.domain.notifications import templates
 from expense_wise.domain.notifications.services import queue_email
 from expense_wise.money import format_amount
@@ -116,14 +115,16 @@ async def get_budget(session: AsyncSession, user_id: uuid.UUID, budget_id: uuid.
 async def create_budget(
     session: AsyncSession, user_id: uuid.UUID, data: schemas.BudgetCreate
 ) -> m.Budget:
-    currency = checked_currency(data.currency or await default_currency(session, user_id))
+    currency = expenses.checked_currency(
+        data.currency or await expenses.default_currency(session, user_id)
+    )
     await ensure_owned(session, user_id, data.category_id, "category_id")
     row = m.Budget(
         id=uuid.uuid4(),
         user_id=user_id,
         category_id=data.category_id,
         period=data.period,
-        amount=checked_amount(data.amount, currency),
+        amount=expenses.checked_amount(data.amount, currency),
         currency=currency,
         alert_thresholds=clean_thresholds(data.alert_thresholds),
     )
@@ -142,11 +143,11 @@ async def update_budget(
     row = await get_budget(session, user_id, budget_id)
     currency = row.currency
     if data.currency is not msgspec.UNSET:
-        currency = checked_currency(data.currency)
+        currency = expenses.checked_currency(data.currency)
     if data.amount is not msgspec.UNSET:
-        row.amount = checked_amount(data.amount, currency)
+        row.amount = expenses.checked_amount(data.amount, currency)
     elif currency != row.currency:
-        row.amount = checked_amount(row.amount, currency)
+        row.amount = expenses.checked_amount(row.amount, currency)
     row.currency = currency
     if data.category_id is not msgspec.UNSET:
         await ensure_owned(session, user_id, data.category_id, "category_id")

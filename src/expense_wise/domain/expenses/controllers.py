@@ -13,9 +13,12 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expense_wise.api import ApiError, error_responses, page_size
+from expense_wise.db.types import utcnow
 from expense_wise.domain.accounts.auth import AuthUser
+from expense_wise.domain.budgets.services import check_thresholds
 from expense_wise.domain.expenses import csv_io, schemas, services
 from expense_wise.domain.expenses.deps import FILTER_DEPENDENCIES
+from expense_wise.domain.notifications.services import dispatch_queued_emails
 from expense_wise.idempotency import request_fingerprint, run_idempotent
 
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
@@ -49,7 +52,11 @@ class ExpenseController(Controller):
             return HTTP_201_CREATED, services.to_schema(row)
 
         fingerprint = request_fingerprint("POST", request.url.path, await request.body())
-        return await run_idempotent(session, current_user.id, idempotency_key, fingerprint, create)
+        response = await run_idempotent(
+            session, current_user.id, idempotency_key, fingerprint, create
+        )
+        await dispatch_queued_emails(session, request.app.state.queue)  # budget alerts
+        return response
 
     @get("/api/v1/expenses", operation_id="listExpenses", responses=error_responses())
     async def list_expenses(
@@ -96,6 +103,7 @@ class ExpenseController(Controller):
     async def import_expenses(
         self,
         session: AsyncSession,
+        state: State,
         current_user: AuthUser,
         data: Annotated[CsvUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
     ) -> schemas.ImportResult:
@@ -110,7 +118,9 @@ class ExpenseController(Controller):
                     for error in errors
                 ],
             )
+        await check_thresholds(session, current_user.id, utcnow().date())
         await session.commit()
+        await dispatch_queued_emails(session, state.queue)  # budget alerts
         return result
 
     @get(
@@ -131,11 +141,13 @@ class ExpenseController(Controller):
     async def update_expense(
         self,
         session: AsyncSession,
+        state: State,
         current_user: AuthUser,
         expense_id: uuid.UUID,
         data: schemas.ExpenseUpdate,
     ) -> schemas.Expense:
         row = await services.update_expense(session, current_user.id, expense_id, data)
+        await dispatch_queued_emails(session, state.queue)  # budget alerts
         return services.to_schema(row)
 
     @delete(

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from expense_wise import api
 from expense_wise.db import models as m
+from expense_wise.domain.budgets import services as budgets
 from expense_wise.domain.categories.services import ensure_owned
 from expense_wise.domain.expenses import schemas
 from expense_wise.money import (
@@ -166,6 +167,7 @@ async def create_expense(
     row = await build_expense(session, user_id, data)
     session.add(row)
     await session.flush()
+    await budgets.check_thresholds(session, user_id, row.occurred_on)
     return row
 
 
@@ -206,6 +208,7 @@ async def update_expense(
         row.payment_method = data.payment_method
     with session.no_autoflush:
         row.possible_duplicate_of = await find_possible_duplicate(session, row)
+    await budgets.check_thresholds(session, user_id, row.occurred_on)
     await session.commit()
     return row
 
