@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -206,3 +210,233 @@ def expense_body(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+# --- S3 through moto's server mode, and real worker processes ----------------------------
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real HTTP S3 endpoint (moto's server mode) on a free port of 127.0.0.1."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+S3_TEST_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_REGION": "us-east-1",
+}
+
+
+@pytest.fixture
+def s3_env(
+    base_env: dict[str, str], s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    """`base_env` with receipts in a fresh versioned bucket on the moto server. The AWS
+    credentials are also set in this process, where boto3 reads them."""
+    import boto3
+
+    for name, value in S3_TEST_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    bucket = f"ew-test-{uuid.uuid4().hex[:12]}"
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    base_env.update(S3_TEST_CREDENTIALS)
+    base_env.update({"AWS_S3_BUCKET": bucket, "AWS_ENDPOINT_URL": s3_endpoint})
+    return base_env
+
+
+class WorkerProcess:
+    """`expense-wise worker` as a subprocess; ready once ARQ records its first health check."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.env = env
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+        self.health_key = f"{env['REDIS_KEY_PREFIX']}queue:health-check"
+
+    def start(self, timeout: float = 30.0) -> WorkerProcess:
+        redis_client = redis_sync.Redis.from_url(self.env["REDIS_URL"])
+        try:
+            redis_client.delete(self.health_key)  # a killed predecessor's key would look ready
+            executable = Path(sys.executable).parent / "expense-wise"
+            command = (
+                [str(executable), "worker"]
+                if executable.exists()
+                else [sys.executable, "-c", "from expense_wise.cli import main; main()", "worker"]
+            )
+            with self.log_path.open("ab") as log_file:
+                self.process = subprocess.Popen(
+                    command,
+                    env={**os.environ, **self.env},
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            deadline = time.monotonic() + timeout
+            while not redis_client.exists(self.health_key):
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"worker exited at start:\n{self.log_tail()}")
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"worker not ready after {timeout} s:\n{self.log_tail()}")
+                time.sleep(0.1)
+        finally:
+            redis_client.close()
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hooks, no cleanup, like an OOM kill or a lost machine."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def log_tail(self, lines: int = 40) -> str:
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@pytest.fixture
+def start_worker(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], WorkerProcess]]:
+    """Start real worker processes with an environment; all are stopped at teardown."""
+    workers: list[WorkerProcess] = []
+
+    def start(env: dict[str, str]) -> WorkerProcess:
+        worker = WorkerProcess(env, tmp_path / f"worker-{len(workers)}.log")
+        workers.append(worker)
+        return worker.start()
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+# --- A real SMTP server and in-process ARQ workers (notifications, budgets, recurring) ----
+
+
+class MailSink:
+    """aiosmtpd handler keeping every accepted message (the server runs in its own thread)."""
+
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        from email import message_from_bytes, policy
+
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class SmtpServer:
+    """An aiosmtpd server on a free port of 127.0.0.1 that can be stopped and started again
+    on the same port (an SMTP outage)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.sink = MailSink()
+        self.controller: Any = None
+
+    @property
+    def messages(self) -> list[Any]:
+        return self.sink.messages
+
+    def start(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.controller = Controller(
+            self.sink, hostname="127.0.0.1", port=self.port, ready_timeout=10
+        )
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def to(self, address: str) -> list[Any]:
+        return [message for message in self.messages if message["To"] == address]
+
+    async def wait_for(self, count: int, timeout: float = 15.0) -> list[Any]:
+        import asyncio
+
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(self.messages)} of {count} emails after {timeout} s")
+            await asyncio.sleep(0.05)
+        return list(self.messages)
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def mail_env(base_env: dict[str, str], smtp_server: SmtpServer) -> dict[str, str]:
+    """`base_env` sending mail to the test SMTP server."""
+    base_env.update(
+        {
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(smtp_server.port),
+            "SMTP_FROM": "Expense-Wise <no-reply@example.com>",
+            "PUBLIC_BASE_URL": "https://app.example.com",
+        }
+    )
+    return base_env
+
+
+async def run_worker_burst(env: dict[str, str], timeout: float = 30.0) -> int:
+    """Run a real ARQ worker in this process until the queue (deferred jobs included) is
+    empty; returns how many jobs completed. Cron jobs are left out: tests queue them."""
+    import asyncio
+
+    from arq.worker import create_worker
+
+    from expense_wise.worker import worker_settings
+
+    worker = create_worker(
+        worker_settings(load_settings(env)),
+        burst=True,
+        handle_signals=False,
+        poll_delay=0.05,
+        cron_jobs=[],
+    )
+    try:
+        await asyncio.wait_for(worker.main(), timeout=timeout)
+    finally:
+        await worker.close()
+    return int(worker.jobs_complete)
