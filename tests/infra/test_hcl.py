@@ -1,0 +1,105 @@
+"""Every Nomad jobspec and Terraform file parses, and follows the house conventions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, hcl_attr, hcl_block, hcl_blocks, load_hcl, nomad_files, terraform_files
+
+MODULE_FILES = ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md")
+MODULES = sorted(p for p in (REPO / "terraform" / "modules").iterdir() if p.is_dir())
+
+
+def _rel(path: Path) -> str:
+    return str(path.relative_to(REPO))
+
+
+@pytest.mark.parametrize("path", nomad_files(), ids=_rel)
+def test_nomad_jobspec_parses_with_documented_variables(path: Path) -> None:
+    spec = load_hcl(path)
+    jobs = list(hcl_blocks(spec, "job"))
+    assert len(jobs) == 1, "one job per file"
+    variables = dict(hcl_blocks(spec, "variable"))
+    for required in ("image", "image_tag", "datacenters"):
+        assert required in variables, f"{path.name} lacks variable {required!r}"
+    for name, body in variables.items():
+        for attribute in ("description", "type", "default"):
+            assert attribute in body, f"variable {name!r} in {path.name} lacks {attribute}"
+
+
+def test_nomad_job_types() -> None:
+    def job(name: str) -> dict:
+        return next(hcl_blocks(load_hcl(REPO / "nomad" / name), "job"))[1]
+
+    api = job("api.nomad.hcl")
+    assert hcl_attr(api, "type") == "service"
+    update = hcl_block(api, "update")
+    assert hcl_attr(update, "canary") >= 1
+    assert hcl_attr(update, "auto_promote") is True
+    assert hcl_attr(update, "auto_revert") is True
+
+    backup = job("backup.nomad.hcl")
+    assert hcl_attr(backup, "type") == "batch"
+    assert hcl_attr(hcl_block(backup, "periodic"), "prohibit_overlap") is True
+
+    restore = job("restore.nomad.hcl")
+    assert hcl_attr(restore, "type") == "batch"
+    assert "backup_id" in hcl_attr(hcl_block(restore, "parameterized"), "meta_required")
+
+    assert hcl_attr(job("migrate.nomad.hcl"), "type") == "batch"
+
+
+@pytest.mark.parametrize("path", terraform_files(), ids=_rel)
+def test_terraform_file_parses(path: Path) -> None:
+    load_hcl(path)
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda p: p.name)
+def test_terraform_module_layout(module: Path) -> None:
+    for name in MODULE_FILES:
+        assert (module / name).is_file(), f"{module.name} lacks {name}"
+    for name, body in hcl_blocks(load_hcl(module / "variables.tf"), "variable"):
+        assert hcl_attr(body, "type"), f"{module.name}: variable {name} has no type"
+        assert hcl_attr(body, "description"), f"{module.name}: variable {name} has no description"
+    for name, body in hcl_blocks(load_hcl(module / "outputs.tf"), "output"):
+        assert hcl_attr(body, "description"), f"{module.name}: output {name} has no description"
+
+
+def test_terraform_pins_providers_and_uses_s3_backend() -> None:
+    terraform = hcl_block(load_hcl(REPO / "terraform" / "versions.tf"), "terraform")
+    assert hcl_attr(terraform, "required_version")
+    providers = hcl_block(terraform, "required_providers")
+    for provider in ("aws", "random"):
+        version = hcl_attr(hcl_attr(providers, provider), "version")
+        assert version.startswith("~>"), f"{provider} is not pinned with ~>"
+    assert "s3" in dict(hcl_blocks(terraform, "backend"))
+    for env in ("staging", "production"):
+        assert (REPO / "terraform" / "environments" / f"{env}.tfvars").is_file()
+        backend = (REPO / "terraform" / "environments" / f"{env}.s3.tfbackend").read_text()
+        assert "dynamodb_table" in backend and "encrypt" in backend
+
+
+def test_data_stores_are_hardened() -> None:
+    rds = dict(hcl_blocks(load_hcl(REPO / "terraform/modules/rds/main.tf"), "resource"))
+    db = rds["aws_db_instance"]["this"]
+    assert hcl_attr(db, "engine") == "postgres"
+    for flag in (
+        "multi_az",
+        "storage_encrypted",
+        "deletion_protection",
+        "performance_insights_enabled",
+    ):
+        assert hcl_attr(db, flag) is True, flag
+    assert hcl_attr(db, "backup_retention_period") == 30
+
+    redis = dict(hcl_blocks(load_hcl(REPO / "terraform/modules/redis/main.tf"), "resource"))
+    group = redis["aws_elasticache_replication_group"]["this"]
+    for flag in (
+        "automatic_failover_enabled",
+        "at_rest_encryption_enabled",
+        "transit_encryption_enabled",
+    ):
+        assert hcl_attr(group, flag) is True, flag
+    assert hcl_attr(group, "auth_token")
