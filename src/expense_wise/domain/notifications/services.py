@@ -333,19 +333,12 @@ async def refresh_outbox_metrics(session: AsyncSession) -> None:
     oldest = await session.scalar(
         select(func.min(m.OutboxEmail.created_at)).where(m.OutboxEmail.status == PENDING)
     )
-    if oldest is not None and oldest.tzinfo is None:  # SQLite returns aggregates untyped
-        oldest = oldest.replace(tzinfo=dt.UTC)
-    elif isinstance(oldest, str):
-        oldest = dt.datetime.fromisoformat(oldest).replace(tzinfo=dt.UTC)
     age = (utcnow() - oldest).total_seconds() if oldest is not None else 0.0
     metrics.OUTBOX_OLDEST_UNSENT_AGE.set(max(0.0, age))
-    counts = dict(
-        (
-            await session.execute(
-                select(m.OutboxEmail.status, func.count()).group_by(m.OutboxEmail.status)
-            )
-        ).tuples()
+    rows = await session.execute(
+        select(m.OutboxEmail.status, func.count()).group_by(m.OutboxEmail.status)
     )
+    counts = {status: count for status, count in rows.tuples()}
     for status in (PENDING, SENT, FAILED):
         metrics.OUTBOX_EMAILS.labels(status).set(counts.get(status, 0))
 
