@@ -40,10 +40,13 @@ def _settings() -> Settings:
 def _fail_on_backup_error(command: F) -> F:
     @wraps(command)
     def run(*args: Any, **kwargs: Any) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+        from psycopg import Error as DatabaseError
+
         try:
             return command(*args, **kwargs)
-        except BackupError as error:
-            click.echo(f"expense-wise backup: {error}", err=True)
+        except (BackupError, DatabaseError, BotoCoreError, ClientError, OSError) as error:
+            click.echo(f"expense-wise backup: {error}".rstrip(), err=True)
             sys.exit(1)
 
     return run  # type: ignore[return-value]

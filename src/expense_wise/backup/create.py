@@ -27,10 +27,10 @@ def create_backup(
     settings: Settings,
     target: Target,
     reporter: Reporter,
-    database_url: str | None = None,
+    database: Database | None = None,
     kind: str = "scheduled",
 ) -> mf.Manifest:
-    database = Database(database_url or settings.database.url)
+    database = database or Database(settings.database.url)
     started = time.monotonic()
     created_at = dt.datetime.now(dt.UTC)
     backup_id = mf.new_backup_id(created_at)

@@ -7,10 +7,11 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 from psycopg import sql
-from sqlalchemy.engine import URL, make_url
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 # PostgreSQL truncates identifiers to 63 bytes; names we derive must stay unique after that.
 MAX_IDENTIFIER = 63
@@ -30,38 +31,56 @@ class Database:
     """
 
     def __init__(self, url: str) -> None:
-        parsed = make_url(url)
-        if not parsed.drivername.startswith("postgresql"):
+        scheme, _, rest = url.partition("://")
+        if not scheme.startswith("postgres"):
             raise BackupError(
                 "backups need PostgreSQL (DATABASE_URL=postgresql://...); the embedded SQLite "
                 "file is backed up by copying it while the app is stopped"
             )
-        if not parsed.database:
+        self._params: dict[str, Any] = conninfo_to_dict("postgresql://" + rest)
+        if not self._params.get("dbname"):
             raise BackupError("the database URL names no database")
-        self._url: URL = parsed.set(drivername="postgresql")
-        self.name: str = parsed.database
+        self.name: str = str(self._params["dbname"])
+
+    @classmethod
+    def _from_params(cls, params: dict[str, Any]) -> Database:
+        database = cls.__new__(cls)
+        database._params = params
+        database.name = str(params["dbname"])
+        return database
 
     def with_name(self, name: str) -> Database:
-        return Database(self._url.set(database=name).render_as_string(hide_password=False))
+        return Database._from_params({**self._params, "dbname": name})
 
     @property
     def conninfo(self) -> str:
         """For psycopg (password included)."""
-        return self._url.render_as_string(hide_password=False)
+        return make_conninfo(**self._params)
 
     @property
     def tool_url(self) -> str:
         """For pg_dump/pg_restore/psql (no password: see tool_env)."""
-        return self._url.set(password=None).render_as_string(hide_password=False)
+        return make_conninfo(**{k: v for k, v in self._params.items() if k != "password"})
 
     @property
     def sqlalchemy_url(self) -> str:
-        return self._url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+        from sqlalchemy.engine import URL
+
+        params = dict(self._params)
+        return URL.create(
+            "postgresql+psycopg",
+            username=params.pop("user", None),
+            password=params.pop("password", None),
+            host=params.pop("host", None),
+            port=int(params.pop("port")) if params.get("port") else None,
+            database=params.pop("dbname"),
+            query={key: str(value) for key, value in params.items()},
+        ).render_as_string(hide_password=False)
 
     def tool_env(self) -> dict[str, str]:
         env = dict(os.environ)
-        if self._url.password:
-            env["PGPASSWORD"] = str(self._url.password)
+        if self._params.get("password"):
+            env["PGPASSWORD"] = str(self._params["password"])
         return env
 
     @property

@@ -119,9 +119,7 @@ def restore_backup(
                 inner = Reporter(
                     f"{reporter.operation}: safety backup", reporter.interactive, reporter.out
                 )
-                safety = create_backup(
-                    settings, target, inner, database_url=current.sqlalchemy_url, kind="safety"
-                )
+                safety = create_backup(settings, target, inner, database=current, kind="safety")
                 result.safety_backup = safety.id
                 step.update(backup=safety.id)
 
