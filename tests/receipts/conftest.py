@@ -9,12 +9,19 @@ import struct
 import time
 import uuid
 import zlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from arq.connections import ArqRedis
 from PIL import Image
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from expense_wise.db import models as m
+from expense_wise.db.engine import create_engine, create_session_factory
+from expense_wise.storage import create_storage
+from expense_wise.worker import ArqQueue, InProcessQueue
 from tests.conftest import RECEIPTS_DIR, Account, AppClient
 
 # A receipt that OCR reads completely (merchant, date, total): SAM SAM TRADING CO, 14.10 MYR.
@@ -103,7 +110,7 @@ async def insert_receipt(client: AppClient[Any], account: Account, **values: Any
         "confidence": {},
     }
     fields.update(values)
-    async with client.app.state.session_factory() as session:
+    async with session_factory(client)() as session:
         row = m.Receipt(id=receipt_id, user_id=user_id, **fields)
         session.add(row)
         await session.commit()
@@ -111,5 +118,46 @@ async def insert_receipt(client: AppClient[Any], account: Account, **values: Any
 
 
 async def load_receipt(client: AppClient[Any], receipt_id: str | uuid.UUID) -> m.Receipt | None:
-    async with client.app.state.session_factory() as session:
+    async with session_factory(client)() as session:
         return await session.get(m.Receipt, uuid.UUID(str(receipt_id)))
+
+
+# The app under test runs on the test client's own event loop (in another thread), so its
+# engine and Redis pool must not be used from test code: tests get their own, on this loop.
+_engines: dict[str, AsyncEngine] = {}
+
+
+def session_factory(client: AppClient[Any]) -> async_sessionmaker[AsyncSession]:
+    settings = client.app.state.settings
+    engine = _engines.get(settings.database.url)
+    if engine is None:
+        engine = _engines[settings.database.url] = create_engine(settings.database)
+    return create_session_factory(engine)
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def _dispose_test_engines() -> AsyncIterator[None]:
+    yield
+    for engine in _engines.values():
+        await engine.dispose()
+    _engines.clear()
+
+
+@asynccontextmanager
+async def job_context(client: AppClient[Any], **overrides: Any) -> AsyncIterator[dict[str, Any]]:
+    """What a worker hands a job (session factory, storage, queue), built on the test loop."""
+    settings = client.app.state.settings
+    redis = ArqRedis.from_url(settings.redis.url) if settings.redis.url else None
+    ctx: dict[str, Any] = {
+        "settings": settings,
+        "session_factory": session_factory(client),
+        "storage": create_storage(settings.storage),
+        "queue": ArqQueue(redis, settings.redis.queue_name) if redis else InProcessQueue(),
+        "job_try": 1,
+    }
+    ctx.update(overrides)
+    try:
+        yield ctx
+    finally:
+        if redis is not None:
+            await redis.aclose()

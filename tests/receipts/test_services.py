@@ -12,7 +12,7 @@ from expense_wise.db.types import utcnow
 from expense_wise.domain.receipts import services
 from expense_wise.domain.receipts.extraction import ExtractedFields
 from tests.conftest import Account, AppClient
-from tests.receipts.conftest import insert_receipt, load_receipt
+from tests.receipts.conftest import insert_receipt, load_receipt, session_factory
 
 
 def fields(**overrides: Any) -> ExtractedFields:
@@ -32,7 +32,7 @@ async def test_only_one_of_two_concurrent_claims_wins(
     client: AppClient[Any], alice: Account
 ) -> None:
     row = await insert_receipt(client, alice, status="pending", attempts=0)
-    factory = client.app.state.session_factory
+    factory = session_factory(client)
 
     async def claim() -> Any:
         async with factory() as session:
@@ -49,7 +49,7 @@ async def test_expired_lease_can_be_claimed_again_and_the_old_attempt_is_ignored
     client: AppClient[Any], alice: Account
 ) -> None:
     row = await insert_receipt(client, alice, status="pending", attempts=0)
-    factory = client.app.state.session_factory
+    factory = session_factory(client)
     async with factory() as session:
         first = await services.claim(session, row.id, lease_seconds=60)
         assert first is not None
@@ -92,7 +92,7 @@ async def test_sweeper_queries_release_expired_leases_and_find_owed_work(
     await insert_receipt(client, alice, status="done", next_attempt_at=past)
     await insert_receipt(client, alice, status="failed", next_attempt_at=past)
 
-    async with client.app.state.session_factory() as session:
+    async with session_factory(client)() as session:
         assert await services.release_expired_leases(session) == [expired.id]
         found = dict(await services.owed_receipts(session, limit=10))
         assert found == {expired.id: 1, owed.id: 0}
@@ -117,7 +117,7 @@ async def test_implausible_ocr_values_are_not_stored(
     client: AppClient[Any], alice: Account
 ) -> None:
     row = await insert_receipt(client, alice, status="pending", attempts=0)
-    async with client.app.state.session_factory() as session:
+    async with session_factory(client)() as session:
         assert await services.claim(session, row.id, lease_seconds=60) is not None
         assert await services.mark_done(
             session,

@@ -1,0 +1,271 @@
+"""Receipt decoding, OCR and field extraction.
+
+The parsing rules are tested on synthetic OCR text; a handful of real scanned receipts check
+the whole pipeline with the real Tesseract.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import json
+import os
+import struct
+import zlib
+from decimal import Decimal
+from pathlib import Path
+
+import msgspec
+import pytest
+from PIL import Image
+
+from expense_wise.domain.receipts.extraction import (
+    ExtractedFields,
+    extract_fields,
+    extract_from_bytes,
+)
+from expense_wise.domain.receipts.ocr import (
+    ImageRejected,
+    OcrResult,
+    load_image,
+    sniff_content_type,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def receipts_data_dir() -> Path:
+    default = REPO_ROOT.parent / "shared" / "data" / "receipts"
+    return Path(os.environ.get("RECEIPTS_DATA_DIR", default))
+
+
+def fields_from_text(text: str) -> ExtractedFields:
+    return extract_fields(OcrResult(text=text, words=[], image_width=0, image_height=0))
+
+
+# --- totals -------------------------------------------------------------------------------
+
+
+def test_total_ignores_subtotal_tax_cash_and_change() -> None:
+    fields = fields_from_text(
+        "SUBTOTAL 25.50\nGST 6% 1.53\nROUNDING -0.03\nTOTAL 27.00\nCASH 50.00\nCHANGE 23.00"
+    )
+    assert fields.total == Decimal("27.00")
+
+
+def test_rounded_total_wins_over_unrounded_total() -> None:
+    fields = fields_from_text(
+        "TOTAL RM 33, 92\nROUNDING ADJUSTMENT -RM 0.02\nTOTAL ROUNDED RM 33,90\nCASH RM 50.00"
+    )
+    assert fields.total == Decimal("33.90")
+
+
+def test_grand_total_with_thousands_separator() -> None:
+    fields = fields_from_text("Sub Total 1,200.00\nService Charge 34.56\nGRAND TOTAL 1,234.56")
+    assert fields.total == Decimal("1234.56")
+
+
+def test_total_tolerates_ocr_letter_digit_confusion() -> None:
+    fields = fields_from_text("ITEM A 4.50\nT0TAL : 1O.5O\nCASH 20.00\nCHANGE 9.50")
+    assert fields.total == Decimal("10.50")
+
+
+def test_total_quantity_and_tax_summary_are_not_the_total() -> None:
+    fields = fields_from_text(
+        "Total Qty: 3\nTotal Amount Payable: 21.20\nCash 21.20\n"
+        "GST SUMMARY Amount Tax\nSR 6% 20.00 1.20\nTotal: 20.00 1.20"
+    )
+    assert fields.total == Decimal("21.20")
+
+
+def test_total_label_without_amount_falls_back_to_cash_minus_change() -> None:
+    fields = fields_from_text("Grand Total obs, ' 00\nCash RM50.00\nChange RM11.00")
+    assert fields.total == Decimal("39.00")
+
+
+def test_no_amounts_means_no_total() -> None:
+    fields = fields_from_text("THANK YOU\nPLEASE COME AGAIN")
+    assert fields.total is None
+    assert fields.confidence["total"] == 0.0
+
+
+# --- dates --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("Date: 25/12/2018 8:13:39 PM", datetime.date(2018, 12, 25)),
+        ("12-01-19 21:13 SH01", datetime.date(2019, 1, 12)),
+        ("Date 25.12.2018", datetime.date(2018, 12, 25)),
+        ("2018-03-18 13:21:02", datetime.date(2018, 3, 18)),
+        ("27 Mar 2018 18:48", datetime.date(2018, 3, 27)),
+        ("DATE: 02/JAN/2017", datetime.date(2017, 1, 2)),
+        ("OCT 3, 2016 10:02", datetime.date(2016, 10, 3)),
+        ("ORD #18 -REG #19- 21/03/2018 19:53:23", datetime.date(2018, 3, 21)),
+        ("Date : O4/O6/2O18", datetime.date(2018, 6, 4)),
+        ("12/25/2018 10:00", datetime.date(2018, 12, 25)),  # month first when day-first is invalid
+    ],
+)
+def test_date_formats(line: str, expected: datetime.date) -> None:
+    assert fields_from_text(f"SHOP\n{line}\nTOTAL 5.00").date == expected
+
+
+def test_implausible_dates_are_rejected() -> None:
+    fields = fields_from_text("Tel 45/13/2099\nRef 99-99-99")
+    assert fields.date is None
+
+
+def test_labelled_date_beats_other_dates() -> None:
+    fields = fields_from_text("Printed 01/01/2019\nDate: 25/12/2018 10:11\nTOTAL 3.00")
+    assert fields.date == datetime.date(2018, 12, 25)
+
+
+# --- merchant and currency ----------------------------------------------------------------
+
+
+def test_merchant_is_the_company_line_above_the_address() -> None:
+    fields = fields_from_text(
+        "tan woon yann\nMR D.I.Y. (JOHOR) SDN BHD (CO.REG :933109-X)\n"
+        "LOT 1851-A & 1851-B, JALAN KPB 6,\n43300 SERI KEMBANGAN, SELANGOR\nTOTAL 3.00"
+    )
+    assert fields.merchant == "MR D.I.Y. (JOHOR) SDN BHD"
+
+
+def test_merchant_name_wrapped_over_two_lines_is_joined() -> None:
+    fields = fields_from_text(
+        "TAX INVOICE\nPOPULAR BOOK\nCO. (M) SDN BHD\n(CO. REG NO: 113825-W)\n"
+        "NO. 8, JALAN 7/118B, DESA TUN RAZAK\nTOTAL 9.00"
+    )
+    assert fields.merchant == "POPULAR BOOK CO. (M) SDN BHD"
+
+
+def test_merchant_suffix_misread_by_ocr_is_normalised() -> None:
+    fields = fields_from_text("WESTERN EASTERN STATIONERY SON. BH0\nNO. 3, JALAN 1\nTOTAL 1.00")
+    assert fields.merchant == "WESTERN EASTERN STATIONERY SDN BHD"
+
+
+def test_currency_from_rm_marker() -> None:
+    fields = fields_from_text("SHOP\nTOTAL (RM) 12.00")
+    assert fields.currency == "MYR"
+    assert 0 < fields.confidence["currency"] <= 1
+
+
+def test_unknown_currency_is_none() -> None:
+    assert fields_from_text("SHOP\nTOTAL 12.00").currency is None
+
+
+def test_extracted_fields_serialise_to_json() -> None:
+    fields = fields_from_text("ABC TRADING\nDate: 09/01/2019\nTOTAL RM 31.00")
+    decoded = json.loads(msgspec.json.encode(fields))
+    assert decoded["total"] == "31.00"
+    assert decoded["date"] == "2019-01-09"
+    assert set(decoded["confidence"]) == {"merchant", "date", "total", "currency"}
+
+
+# --- decoding -----------------------------------------------------------------------------
+
+
+def encoded(image: Image.Image, image_format: str) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, image_format)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("image_format", "content_type"),
+    [
+        ("JPEG", "image/jpeg"),
+        ("PNG", "image/png"),
+        ("WEBP", "image/webp"),
+        ("TIFF", "image/tiff"),
+        ("PDF", "application/pdf"),
+    ],
+)
+def test_sniff_and_decode_each_format(image_format: str, content_type: str) -> None:
+    data = encoded(Image.new("RGB", (100, 50), "white"), image_format)
+    assert sniff_content_type(data) == content_type
+    image = load_image(data)
+    if image_format == "PDF":
+        # A 100x50 pt page rendered at 200 dpi.
+        assert image.size == (278, 139)
+    else:
+        assert image.size == (100, 50)
+
+
+def test_sniff_unknown_bytes() -> None:
+    assert sniff_content_type(b"GIF89a......") is None
+    assert sniff_content_type(b"") is None
+
+
+def test_exif_orientation_is_applied() -> None:
+    image = Image.new("L", (40, 20), 255)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotated 90 degrees clockwise
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", exif=exif)
+    assert load_image(buffer.getvalue()).size == (20, 40)
+
+
+def png_declaring_size(width: int, height: int) -> bytes:
+    """A 1x1 PNG whose header claims another size (what a decompression bomb looks like)."""
+    data = bytearray(encoded(Image.new("L", (1, 1)), "PNG"))
+    ihdr_start = 8 + 4  # signature, chunk length
+    data[ihdr_start + 4 : ihdr_start + 12] = struct.pack(">II", width, height)
+    crc = zlib.crc32(bytes(data[ihdr_start : ihdr_start + 17]))
+    data[ihdr_start + 17 : ihdr_start + 21] = struct.pack(">I", crc)
+    return bytes(data)
+
+
+def test_bomb_header_is_rejected_before_decoding() -> None:
+    with pytest.raises(ImageRejected, match="too large"):
+        load_image(png_declaring_size(100_000, 100_000))
+
+
+def test_pillow_bomb_error_becomes_image_rejected() -> None:
+    # Above our generous cap, Pillow's own limit still applies and must not leak out.
+    with pytest.raises(ImageRejected):
+        load_image(png_declaring_size(20_000, 20_000), max_pixels=10**12)
+
+
+def test_image_over_the_pixel_cap_is_rejected() -> None:
+    data = encoded(Image.new("L", (2000, 1000), 255), "PNG")
+    with pytest.raises(ImageRejected):
+        load_image(data, max_pixels=1_000_000)
+    assert load_image(data, max_pixels=2_000_000).size == (2000, 1000)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"this is not an image",
+        b"\xff\xd8\xff\xe0" + b"\x00" * 64,  # JPEG magic, garbage body
+        encoded(Image.new("L", (200, 200), 128), "PNG")[:60],  # truncated
+        b"%PDF-1.4 broken",
+    ],
+)
+def test_undecodable_bytes_are_rejected(data: bytes) -> None:
+    with pytest.raises(ImageRejected):
+        load_image(data)
+
+
+# --- real receipts, real Tesseract --------------------------------------------------------
+
+# Receipts on which the pipeline currently reads total and date correctly: a regression guard.
+REAL_RECEIPTS = ("sroie_005", "sroie_007", "sroie_009", "sroie_010", "sroie_023")
+
+
+@pytest.mark.parametrize("receipt_id", REAL_RECEIPTS)
+def test_real_receipt_total_and_date(receipt_id: str) -> None:
+    data_dir = receipts_data_dir()
+    image_path = data_dir / f"{receipt_id}.jpg"
+    if not image_path.exists():
+        pytest.skip(f"receipt data not found in {data_dir} (set RECEIPTS_DATA_DIR)")
+    truth = json.loads(image_path.with_suffix(".json").read_text())
+
+    fields = extract_from_bytes(image_path.read_bytes())
+
+    assert fields.total == Decimal(truth["total"])
+    assert fields.date == datetime.date.fromisoformat(truth["date_iso"])
+    assert fields.currency in ("MYR", None)
+    assert fields.raw_text
