@@ -1,0 +1,74 @@
+"""Restoring a backup made at an older schema revision migrates the copy before the swap."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from expense_wise.backup import restore as restore_module
+from expense_wise.backup.catalog import load_manifests
+from expense_wise.backup.postgres import BackupError
+from expense_wise.backup.report import Reporter
+from expense_wise.backup.targets import DirectoryTarget
+from expense_wise.db.migrate import current_revision, head_revision
+from expense_wise.settings import load_settings
+from tests.backups.conftest import database_contents, run_cli, seed_through_api
+
+
+def test_an_older_known_revision_needs_an_upgrade() -> None:
+    assert restore_module.needs_upgrade("0001", "0002", {"0001", "0002"})
+    assert restore_module.needs_upgrade(None, "0002", {"0001", "0002"})  # empty database
+
+
+def test_the_head_revision_needs_none() -> None:
+    assert not restore_module.needs_upgrade("0002", "0002", {"0001", "0002"})
+
+
+def test_a_revision_from_a_newer_release_is_refused() -> None:
+    with pytest.raises(BackupError, match="does not know"):
+        restore_module.needs_upgrade("0003", "0002", {"0001", "0002"})
+
+
+def test_this_release_knows_its_own_revisions() -> None:
+    assert head_revision() in restore_module.known_revisions()
+
+
+async def test_a_backup_older_than_head_is_migrated_on_the_copy(
+    backup_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Only one migration exists, so the "older" backup is one at 0001 restored by a release
+    # that believes its head is later: the decision says upgrade, the real Alembic upgrade
+    # runs on the restored copy, and (0001 being the real head) changes nothing.
+    env = backup_env
+    await seed_through_api(env, receipts=0)
+    assert run_cli(env, "create").exit_code == 0
+    before = database_contents(env["DATABASE_URL"])
+    upgraded: list[str] = []
+    real_upgrade = restore_module.upgrade
+
+    def recording_upgrade(url: str, revision: str = "head") -> None:
+        upgraded.append(url)
+        real_upgrade(url, revision)
+
+    monkeypatch.setattr(restore_module, "head_revision", lambda: "0002_future")
+    monkeypatch.setattr(restore_module, "known_revisions", lambda: {"0001", "0002_future"})
+    monkeypatch.setattr(restore_module, "upgrade", recording_upgrade)
+
+    target = DirectoryTarget(Path(env["BACKUP_DIR"]))
+    (manifest,) = load_manifests(target)
+    assert manifest.revision == "0001"
+    result = restore_module.restore_backup(
+        load_settings(env),
+        target,
+        manifest,
+        Reporter("backup restore", interactive=False),
+        force=True,
+        safety_backup=False,
+    )
+    assert result.migrated_from == "0001"
+    assert result.revision == head_revision()
+    (migrated_url,) = upgraded
+    assert "_restore_" in migrated_url  # the copy, before it was swapped in
+    assert current_revision(env["DATABASE_URL"]) == head_revision()
+    assert database_contents(env["DATABASE_URL"]) == before
