@@ -123,7 +123,9 @@ _LETTER_AS_DIGIT: Final = str.maketrans(
     }
 )
 # A token that is a number apart from a few letters OCR confuses with digits.
-_NUMERIC_TOKEN: Final = re.compile(r"[0-9OoDQSsIl|BZ]*[0-9][0-9OoDQSsIl|BZ,.]*")
+_NUMERIC_TOKEN: Final = re.compile(
+    r"(?P<prefix>RM|MYR|\$|\()?(?P<body>[0-9OoDQSsIl|BZ,.:/\-]*[0-9][0-9OoDQSsIl|BZ,.:/\-]*)"
+)
 # Money: integer part (optionally with thousands separators), a decimal mark, two decimals.
 # A space may surround the decimal mark ("20. 00"), and a comma may stand in for the point.
 _AMOUNT: Final = re.compile(
@@ -138,12 +140,21 @@ class _Amount:
 
 
 def _digits_fixed(text: str) -> str:
+    """Read letters as digits inside number-like words ("1O.5O" -> "10.50", "S.20" -> "5.20")."""
+
     def fix(match: re.Match[str]) -> str:
         token = match.group(0)
-        digits = sum(ch.isdigit() for ch in token)
-        return token.translate(_LETTER_AS_DIGIT) if digits * 2 >= len(token) else token
+        numeric = _NUMERIC_TOKEN.fullmatch(token)
+        if numeric is None:
+            return token
+        body = numeric.group("body")
+        digits = sum(ch.isdigit() for ch in body)
+        letters = sum(ch.isalpha() or ch == "|" for ch in body)
+        if letters > digits + 1:
+            return token
+        return token[: numeric.start("body")] + body.translate(_LETTER_AS_DIGIT)
 
-    return _NUMERIC_TOKEN.sub(fix, text)
+    return re.sub(r"\S+", fix, text)
 
 
 def _amounts(text: str) -> list[_Amount]:
@@ -181,15 +192,25 @@ _PLAIN_TOTAL: Final = re.compile(r"TOTAL|\bAMOUNT\b|\bAMT\b|\bTTL\b")
 _PAYMENT: Final = re.compile(
     r"\bCASH\b|TENDER|\bPAID\b|\bPAYMENT\b|\bVISA\b|MASTER|\bCARD\b|CREDIT|DEBIT|\bEFT"
 )
+# "GST @6% included in total": the tax, not the total.
+_TAX_FIRST: Final = re.compile(r"\W*(GST|TAX|SST|VAT|SERVICE)\b")
 _CHANGE: Final = re.compile(r"\bCHANGE\b|\bCHG\b|\bBALANCE\b")
 _ROUNDING: Final = re.compile(r"ROUND|\bADJ")
 _TAX_OR_DISCOUNT: Final = re.compile(r"\bGST\b|\bTAX\b|\bSST\b|\bVAT\b|DISC|SERVICE|SVC|SAVING")
 
+# Column headings ("QTY  PRICE  TOTAL (RM)  TAX"); the line below is an item, not a total.
+_TABLE_HEADER: Final = re.compile(
+    r"(QTY|PRICE|\bTAX\b|DESC|\bITEM|DISC|\bUNIT|AMOUNT|\bAMT\b|TOTAL).*"
+    r"(QTY|PRICE|\bTAX\b|DESC|\bITEM|DISC|\bUNIT|AMOUNT|\bAMT\b|TOTAL)"
+)
+# Cash totals are rounded to 5 sen when a rounding adjustment is printed.
+_CASH_ROUNDING_STEP: Final = Decimal("0.05")
+_MAX_ROUNDING: Final = Decimal("0.05")
 _TAX_SUMMARY: Final = re.compile(r"(TAX|GST|SST)\s*(SUMMARY|ANALYSIS|CODE)|SUMMARY")
 _FUZZY_WORD_RATIO: Final = 0.75
 
 _FINAL_SCORE: Final = 5.0
-_PAID_SCORE: Final = 2.5
+_PAID_SCORE: Final = 3.5
 _PLAIN_SCORE: Final = 3.5
 _PRE_TAX_SCORE: Final = 1.5
 
@@ -205,41 +226,48 @@ def _find_total(lines: list[_Line]) -> tuple[Decimal | None, float]:
     candidates: list[_TotalCandidate] = []
     cash: list[Decimal] = []
     change: list[Decimal] = []
-    all_values: list[Decimal] = []
+    roundings: list[Decimal] = []
+    unlabelled: list[Decimal] = []
     in_tax_summary = False
     for position, line in enumerate(lines):
         amounts = _amounts(line.text)
-        all_values.extend(amount.value for amount in amounts)
         label = _total_words_fixed(line.upper[: amounts[0].start] if amounts else line.upper)
         if _TAX_SUMMARY.search(label):
             # The tax breakdown printed under the total repeats "TOTAL" with other amounts.
             in_tax_summary = True
-        if not amounts:
+        value_below = False
+        if not amounts and not _TABLE_HEADER.search(label):
             amounts = _amounts_on_next_line(lines, position)
+            value_below = True
         if not amounts:
             continue
         value = amounts[-1].value
-        if _CHANGE.search(label) and "TOTAL" not in label:
+        is_total = "TOTAL" in label
+        if _CHANGE.search(label) and not is_total:
             change.append(value)
-            continue
-        if _PAYMENT.search(label) and "TOTAL" not in label:
+        elif _PAYMENT.search(label) and not is_total:
             cash.append(value)
-            continue
-        score = _total_label_score(label)
-        if score <= 0:
-            continue
-        if len(amounts) > 1:
-            score -= 0.5  # a table row (quantity, price, tax...) rather than a labelled total
-        if in_tax_summary:
-            score -= 2.0
-        candidates.append(_TotalCandidate(value=value, score=score, line_index=position))
+        elif _ROUNDING.search(label) and not is_total:
+            roundings.append(value)
+        else:
+            score = _total_label_score(label)
+            if score <= 0:
+                unlabelled.extend(amount.value for amount in amounts)
+                continue
+            if len(amounts) > 1:
+                score -= 0.5  # a table row (quantity, price, tax...) rather than a labelled total
+            if value_below:
+                score -= 0.5
+            if in_tax_summary:
+                score -= 2.0
+            candidates.append(_TotalCandidate(value=value, score=score, line_index=position))
+    candidates.extend(_rounded_candidates(candidates, roundings))
     # What was handed over minus the change is what was due.
     paid = {c - ch for c in cash for ch in change if c > ch}
     if len(paid) == 1 and not any(c.value in paid for c in candidates):
-        candidates.append(_TotalCandidate(value=paid.pop(), score=_PAID_SCORE, line_index=-1))
-        paid = {candidates[-1].value}
+        candidates.append(_TotalCandidate(value=next(iter(paid)), score=_PAID_SCORE, line_index=-1))
     if not candidates:
-        return _fallback_total(all_values, cash)
+        return _fallback_total(unlabelled, cash)
     best: _TotalCandidate | None = None
     best_score = -1.0
     for candidate in candidates:
@@ -248,7 +276,9 @@ def _find_total(lines: list[_Line]) -> tuple[Decimal | None, float]:
             score += 2.0
         elif candidate.value in cash:
             score += 1.0
-        repeats = sum(1 for other in candidates if other.value == candidate.value) - 1
+        if any(roundings) and candidate.value % _CASH_ROUNDING_STEP == 0:
+            score += 1.0  # a rounding line means the amount due was rounded to 5 sen
+        repeats = len({c.line_index for c in candidates if c.value == candidate.value}) - 1
         score += min(repeats, 2) * 0.5
         if candidate.value == 0:
             score -= 3.0
@@ -258,6 +288,27 @@ def _find_total(lines: list[_Line]) -> tuple[Decimal | None, float]:
             best, best_score = candidate, score
     assert best is not None
     return best.value, min(1.0, max(0.1, best_score / 8.0))
+
+
+def _rounded_candidates(
+    candidates: list[_TotalCandidate], roundings: list[Decimal]
+) -> list[_TotalCandidate]:
+    """Totals after a printed rounding adjustment, whose sign OCR often loses."""
+    derived = []
+    for candidate in candidates:
+        for rounding in roundings:
+            if rounding == 0 or rounding >= _MAX_ROUNDING:
+                continue
+            for value in (candidate.value + rounding, candidate.value - rounding):
+                if value > 0 and value % _CASH_ROUNDING_STEP == 0:
+                    derived.append(
+                        _TotalCandidate(
+                            value=value,
+                            score=candidate.score - 0.5,
+                            line_index=candidate.line_index,
+                        )
+                    )
+    return derived
 
 
 def _total_words_fixed(label: str) -> str:
@@ -292,7 +343,7 @@ def _amounts_on_next_line(lines: list[_Line], position: int) -> list[_Amount]:
 
 
 def _total_label_score(label: str) -> float:
-    if _NOT_TOTAL.search(label):
+    if _NOT_TOTAL.search(label) or _TAX_FIRST.match(label):
         return 0.0
     if _FINAL_TOTAL.search(label):
         return _FINAL_SCORE
@@ -333,23 +384,43 @@ _MONTHS: Final = {
 }
 _MONTH_NAME: Final = r"(?P<mon>JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)[A-Z]*\.?"
 _SEP: Final = r"\s?[/\-.]\s?"
+# (pattern, how much a match is worth before context is considered), most reliable first.
 _DATE_PATTERNS: Final = (
     # 2018-01-25, 2018/01/25
-    re.compile(
-        r"(?<!\d)(?P<y>(?:19|20)\d{2})(?P<s>[/\-.])(?P<m>\d{1,2})(?P=s)(?P<d>\d{1,2})(?!\d)"
+    (
+        re.compile(
+            r"(?<!\d)(?P<y>(?:19|20)\d{2})(?P<s>[/\-.])(?P<m>\d{1,2})(?P=s)(?P<d>\d{1,2})(?!\d)"
+        ),
+        2.0,
     ),
     # 25/01/2018, 25-01-18, 25.01.2018 (day first; month first only when day-first is invalid)
-    re.compile(
-        rf"(?<!\d)(?P<d>\d{{1,2}}){_SEP}(?P<m>\d{{1,2}}){_SEP}(?P<y>\d{{4}}|\d{{2}})(?![\d])"
+    (
+        re.compile(
+            rf"(?<!\d)(?P<d>\d{{1,2}}){_SEP}(?P<m>\d{{1,2}}){_SEP}(?P<y>\d{{4}}|\d{{2}})(?!\d)"
+        ),
+        1.8,
     ),
     # 25 Jan 2018, 25-JAN-18, 25JAN2018
-    re.compile(
-        rf"(?<!\d)(?P<d>\d{{1,2}})[\s/\-.]?{_MONTH_NAME}[\s/\-.,]{{0,2}}(?P<y>\d{{4}}|\d{{2}})(?!\d)"
+    (
+        re.compile(
+            rf"(?<!\d)(?P<d>\d{{1,2}})[\s/\-.]?{_MONTH_NAME}[\s/\-.,]{{0,2}}"
+            rf"(?P<y>\d{{4}}|\d{{2}})(?!\d)"
+        ),
+        1.6,
     ),
     # Jan 25, 2018
-    re.compile(rf"\b{_MONTH_NAME}\s?(?P<d>\d{{1,2}}),?\s?(?P<y>\d{{4}})(?!\d)"),
+    (re.compile(rf"\b{_MONTH_NAME}\s?(?P<d>\d{{1,2}}),?\s?(?P<y>\d{{4}})(?!\d)"), 1.4),
     # 20180125
-    re.compile(r"(?<!\d)(?P<y>20\d{2})(?P<m>0[1-9]|1[0-2])(?P<d>0[1-9]|[12]\d|3[01])(?!\d)"),
+    (
+        re.compile(r"(?<!\d)(?P<y>20\d{2})(?P<m>0[1-9]|1[0-2])(?P<d>0[1-9]|[12]\d|3[01])(?!\d)"),
+        1.2,
+    ),
+    # A separator lost or read as a space: "2605/2018", "24 11-17".
+    (re.compile(r"(?<!\d)(?P<d>\d{2})(?P<m>\d{2})[/\-.](?P<y>\d{4})(?!\d)"), 0.5),
+    (
+        re.compile(r"(?<!\d)(?P<d>\d{1,2})\s(?P<m>\d{1,2})[/\-](?P<y>\d{4}|\d{2})(?![\d:])"),
+        0.5,
+    ),
 )
 _DATE_LABEL: Final = re.compile(r"DATE|\bDT\b|TARIKH")
 _TIME: Final = re.compile(r"(?<!\d)\d{1,2}\s?:\s?\d{2}")
@@ -363,14 +434,15 @@ def _find_date(lines: list[_Line]) -> tuple[datetime.date | None, float]:
     best_score = -1.0
     for line in lines:
         text = _digits_fixed(line.text).upper()
-        for rank, pattern in enumerate(_DATE_PATTERNS):
+        labelled = bool(_DATE_LABEL.search(_fix_misread_words(line.upper, ("DATE",), 4)))
+        for pattern, worth in _DATE_PATTERNS:
             for match in _overlapping_matches(pattern, text):
                 found = _date_from_match(match)
                 if found is None:
                     continue
                 date, certain = found
-                score = 2.0 - rank * 0.2 + (0.0 if certain else -1.0)
-                if _DATE_LABEL.search(line.upper):
+                score = worth + (0.0 if certain else -1.0)
+                if labelled:
                     score += 2.0
                 if _TIME.search(text[match.end() :]) or _TIME.search(text[: match.start()]):
                     score += 1.0

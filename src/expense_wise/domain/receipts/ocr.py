@@ -20,11 +20,11 @@ PDF_RENDER_DPI: Final = 200
 # Tesseract reads best when capital letters are roughly 20-40 px tall. Receipt scans and phone
 # photos are mostly 450-1000 px wide, which already gives that, so only extremes are rescaled:
 # tiny thumbnails are enlarged and huge photos are reduced (OCR time grows with pixel count).
-MIN_OCR_WIDTH: Final = 400
+MIN_OCR_WIDTH: Final = 700
 MAX_OCR_PIXELS: Final = 6_000_000
 # Page segmentation mode 4 ("a single column of text of variable sizes") matches the layout
 # of a till receipt better than the default full-page analysis.
-TESSERACT_CONFIG: Final = "--oem 1 --psm 4"
+TESSERACT_CONFIG: Final = "--oem 1 --psm 4 -c tessedit_do_invert=0"
 
 _IMAGE_FORMATS: Final = ("JPEG", "PNG", "WEBP", "TIFF")
 
