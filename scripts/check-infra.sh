@@ -10,10 +10,18 @@ KUBERNETES_VERSION="${KUBERNETES_VERSION:-1.30.0}"
 # CRDs that kubernetes-validate carries no schema for (External Secrets Operator).
 CRD_KINDS="ExternalSecret SecretStore"
 
-if command -v uv >/dev/null 2>&1; then
-  RUN=(uv run --quiet --group infra)
-else
+# Use the project venv directly when the infra group is installed in it (fast, and
+# works where uv is not on PATH); otherwise let uv install and run the group.
+if [ -x .venv/bin/checkov ] && [ -x .venv/bin/ansible-lint ]; then
+  export PATH="$PWD/.venv/bin:$PATH"
   RUN=()
+elif command -v uv >/dev/null 2>&1; then
+  RUN=(uv run --quiet --group infra)
+elif [ -x .tools/bin/uv ]; then
+  RUN=(.tools/bin/uv run --quiet --group infra)
+else
+  echo "check-infra: run 'uv sync --all-groups' first" >&2
+  exit 2
 fi
 
 WORK="$(mktemp -d)"
