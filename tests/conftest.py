@@ -440,3 +440,46 @@ async def run_worker_burst(env: dict[str, str], timeout: float = 30.0) -> int:
     finally:
         await worker.close()
     return int(worker.jobs_complete)
+
+
+@asynccontextmanager
+async def served_app(env: dict[str, str], timeout: float = 15.0) -> AsyncIterator[str]:
+    """The app behind a real uvicorn server on a free port of 127.0.0.1, in this event loop, so
+    concurrent requests really run concurrently (the test client handles one at a time);
+    yields the base URL."""
+    import asyncio
+
+    import uvicorn
+
+    settings = load_settings(env)
+    if settings.database.is_sqlite:
+        upgrade(settings.database.url)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=port, log_config=None, access_log=False
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    try:
+        deadline = time.monotonic() + timeout
+        while not server.started:
+            if task.done() or time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start")
+            await asyncio.sleep(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=timeout)
+
+
+def run_sql(env: dict[str, str], statement: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Run one statement on the PostgreSQL database of `env` (autocommit); its rows."""
+    conninfo = (
+        make_url(env["DATABASE_URL"])
+        .set(drivername="postgresql")
+        .render_as_string(hide_password=False)
+    )
+    with psycopg.connect(conninfo, autocommit=True) as connection:
+        cursor = connection.execute(statement, params)
+        return cursor.fetchall() if cursor.description else []

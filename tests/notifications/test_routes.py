@@ -11,31 +11,18 @@ from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
-import psycopg
-from sqlalchemy.engine import make_url
-
 from expense_wise.settings import load_settings
 from expense_wise.worker import ArqQueue
 from tests.conftest import (
     PASSWORD,
     SmtpServer,
     register,
+    run_sql,
     run_worker_burst,
     running_app,
 )
 
 TOKEN = re.compile(r"token=([A-Za-z0-9_\-]+)")
-
-
-def sql(env: dict[str, str], statement: str, *params: Any) -> list[tuple[Any, ...]]:
-    conninfo = (
-        make_url(env["DATABASE_URL"])
-        .set(drivername="postgresql")
-        .render_as_string(hide_password=False)
-    )
-    with psycopg.connect(conninfo, autocommit=True) as connection:
-        cursor = connection.execute(statement, params)
-        return cursor.fetchall() if cursor.description else []
 
 
 async def enqueue(env: dict[str, str], name: str, *args: Any, job_id: str | None = None) -> None:
@@ -66,7 +53,7 @@ async def test_registration_mails_a_verification_link_that_verifies_once(
         assert message["From"] == "Expense-Wise <no-reply@example.com>"
         assert message["Subject"] == "Confirm your email address"
         assert message.get_body(preferencelist=("html",)) is not None
-        [(message_id, status)] = sql(mail_env, "SELECT message_id, status FROM outbox_emails")
+        [(message_id, status)] = run_sql(mail_env, "SELECT message_id, status FROM outbox_emails")
         assert message["Message-ID"] == message_id and status == "sent"
         token = token_from(message)
         assert (
@@ -152,12 +139,12 @@ async def test_expired_tokens_are_refused(
         messages = await smtp_server.wait_for(2)
         tokens = {message["Subject"]: token_from(message) for message in messages}
         lifetimes = dict(
-            sql(mail_env, "SELECT purpose, expires_at - created_at FROM one_time_tokens")
+            run_sql(mail_env, "SELECT purpose, expires_at - created_at FROM one_time_tokens")
         )
         assert round(lifetimes["verify_email"].total_seconds()) == 48 * 3600
         assert round(lifetimes["password_reset"].total_seconds()) == 3600
 
-        sql(mail_env, "UPDATE one_time_tokens SET expires_at = now() - interval '1 second'")
+        run_sql(mail_env, "UPDATE one_time_tokens SET expires_at = now() - interval '1 second'")
         verify = await client.post(
             "/api/v1/auth/verify", json={"token": tokens["Confirm your email address"]}
         )
@@ -210,7 +197,7 @@ async def test_smtp_outage_delays_mail_but_loses_and_duplicates_none(
         for email in emails:
             await register(client, email)
         await run_worker_burst(mail_env)
-        rows = sql(mail_env, "SELECT status, attempts, last_error FROM outbox_emails")
+        rows = run_sql(mail_env, "SELECT status, attempts, last_error FROM outbox_emails")
         assert len(rows) == 3
         assert all(
             status == "pending" and attempts == 1 and error for status, attempts, error in rows
@@ -222,20 +209,20 @@ async def test_smtp_outage_delays_mail_but_loses_and_duplicates_none(
         await run_worker_burst(mail_env)
         assert smtp_server.messages == []
         # ...and everything once it has (moved into the past rather than waited for).
-        sql(mail_env, "UPDATE outbox_emails SET next_attempt_at = now()")
+        run_sql(mail_env, "UPDATE outbox_emails SET next_attempt_at = now()")
         await enqueue(mail_env, "flush_outbox")
         await enqueue(mail_env, "flush_outbox", job_id="second-flush")
         await run_worker_burst(mail_env)
         await smtp_server.wait_for(3)
         # A later flush and the original send jobs find nothing left to send.
-        for (email_id,) in sql(mail_env, "SELECT id FROM outbox_emails"):
+        for (email_id,) in run_sql(mail_env, "SELECT id FROM outbox_emails"):
             await enqueue(mail_env, "send_email", str(email_id))
         await enqueue(mail_env, "flush_outbox", job_id="third-flush")
         await run_worker_burst(mail_env)
         await asyncio.sleep(0.2)
 
         assert sorted(message["To"] for message in smtp_server.messages) == sorted(emails)
-        rows = sql(mail_env, "SELECT status, attempts, sent_at IS NOT NULL FROM outbox_emails")
+        rows = run_sql(mail_env, "SELECT status, attempts, sent_at IS NOT NULL FROM outbox_emails")
         assert sorted(rows) == [("sent", 2, True)] * 3
 
         metrics = (await client.get("/metrics")).text
