@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import psycopg
-import pytest
 
 from expense_wise.backup import manifest as mf
 from expense_wise.backup.catalog import load_manifests
@@ -90,7 +89,8 @@ async def test_round_trip_restores_every_table_and_receipt_exactly(
     (receipts_root / second).write_bytes(b"overwritten")
     assert database_contents(url) != before
 
-    restored = run_cli(env, "restore", manifest.id, "--yes", "--force")
+    # Exactly what the Ansible, Nomad and Kubernetes restore jobs run.
+    restored = run_cli(env, "restore", manifest.id, "--yes")
     assert restored.exit_code == 0, restored.output + restored.stderr
     assert database_contents(url) == before
     assert receipt_files(env) == files_before
@@ -150,26 +150,32 @@ async def test_corrupted_archive_is_refused_before_anything_is_touched(
     assert manifests[0].verification is not None and not manifests[0].verification.ok
 
 
-async def test_restore_refuses_a_database_with_data_unless_forced(
+async def test_restore_into_another_database_refuses_data_unless_forced(
     backup_env: dict[str, str],
 ) -> None:
     env = backup_env
     await seed_through_api(env, receipts=0)
     assert run_cli(env, "create").exit_code == 0
-    result = run_cli(env, "restore", "--latest", "--yes")
-    assert result.exit_code == 1
-    assert "--force" in result.stderr
-    assert siblings(env["DATABASE_URL"]) == set()
+    url = (
+        Database(env["DATABASE_URL"])
+        .with_name(Database(env["DATABASE_URL"]).name + "_copy")
+        .sqlalchemy_url
+    )
 
+    into_new = run_cli(env, "restore", "--latest", "--yes", "--target-url", url)
+    assert into_new.exit_code == 0, into_new.stderr
+    assert database_contents(url) == database_contents(env["DATABASE_URL"])
 
-async def test_restore_into_a_new_database_needs_no_force(backup_env: dict[str, str]) -> None:
-    env = backup_env
-    await seed_through_api(env, receipts=0)
-    assert run_cli(env, "create").exit_code == 0
-    name = f"{Database(env['DATABASE_URL']).name}_copy"
-    url = Database(env["DATABASE_URL"]).with_name(name).sqlalchemy_url
-    result = run_cli(env, "restore", "--latest", "--yes", "--target-url", url)
-    assert result.exit_code == 0, result.stderr
+    execute(url, "DELETE FROM expenses WHERE amount < 30000")
+    refused = run_cli(env, "restore", "--latest", "--yes", "--target-url", url)
+    assert refused.exit_code == 1
+    assert "--force" in refused.stderr
+    assert len(database_contents(url)["public.expenses"]) < 10
+
+    forced = run_cli(
+        env, "restore", "--latest", "--yes", "--force", "--no-safety-backup", "--target-url", url
+    )
+    assert forced.exit_code == 0, forced.stderr
     assert database_contents(url) == database_contents(env["DATABASE_URL"])
 
 
@@ -257,18 +263,6 @@ async def test_failed_restore_drops_the_new_database_and_keeps_the_current(
     assert siblings(env["DATABASE_URL"]) == set()
 
 
-async def test_restore_of_a_backup_at_the_head_revision_runs_no_migration(
-    backup_env: dict[str, str],
-) -> None:
-    env = backup_env
-    await seed_through_api(env, receipts=0)
-    assert run_cli(env, "create").exit_code == 0
-    result = run_cli(env, "restore", "--latest", "--yes", "--force", "--no-safety-backup")
-    assert result.exit_code == 0, result.stderr
-    assert "migrated from" not in result.output
-    assert current_revision(env["DATABASE_URL"]) == head_revision()
-
-
 def test_create_fails_cleanly_without_a_database(tmp_path: Path) -> None:
     env = {
         "APP_ENV": "test",
@@ -280,13 +274,18 @@ def test_create_fails_cleanly_without_a_database(tmp_path: Path) -> None:
     assert not any((tmp_path / "out").glob("*")) if (tmp_path / "out").exists() else True
 
 
-@pytest.mark.parametrize("interactive_input", ["n\n"])
-async def test_restore_asks_on_a_terminal_and_refuses_without_one(
-    backup_env: dict[str, str], interactive_input: str
+async def test_restore_wants_yes_off_a_terminal_and_runs_no_migration_at_head(
+    backup_env: dict[str, str],
 ) -> None:
     env = backup_env
     await seed_through_api(env, receipts=0)
     assert run_cli(env, "create").exit_code == 0
-    result = run_cli(env, "restore", "--latest", "--force")
-    assert result.exit_code == 2
-    assert "--yes" in result.stderr
+    unconfirmed = run_cli(env, "restore", "--latest")
+    assert unconfirmed.exit_code == 2
+    assert "--yes" in unconfirmed.stderr
+    assert siblings(env["DATABASE_URL"]) == set()
+
+    result = run_cli(env, "restore", "--latest", "--yes", "--no-safety-backup")
+    assert result.exit_code == 0, result.stderr
+    assert "migrated from" not in result.output
+    assert current_revision(env["DATABASE_URL"]) == head_revision()

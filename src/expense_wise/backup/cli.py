@@ -236,7 +236,7 @@ def verify(backup_id: str | None, latest: bool, directory: Path | None, jobs: in
 @click.option("--from", "directory", type=DIRECTORY, help="Read this directory instead.")
 @click.option("--target-url", help="Restore into this database (default: DATABASE_URL).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--force", is_flag=True, help="Replace a database that holds data.")
+@click.option("--force", is_flag=True, help="Replace a --target-url database that holds data.")
 @click.option(
     "--no-safety-backup",
     is_flag=True,

@@ -90,6 +90,10 @@ def restore_backup(
     jobs: int = 2,
 ) -> RestoreResult:
     current = Database(target_url or settings.database.url)
+    # Replacing the application's own database is what a restore is for (the operator
+    # confirmed it; a safety backup and the renamed old database protect it). Another
+    # database named with --target-url is only overwritten when it is empty, or with --force.
+    other_database = current.tool_url != Database(settings.database.url).tool_url
     stamp = f"{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}"
     result = RestoreResult(
         backup_id=manifest.id, database=current.name, tables={}, seconds=0, timings={}
@@ -108,7 +112,7 @@ def restore_backup(
         with reporter.step("check the target database", database=current.name) as step:
             occupied = has_application_rows(current)
             step.update(holds_data=occupied)
-            if occupied and not force:
+            if occupied and other_database and not force:
                 raise BackupError(
                     f"database {current.name} holds data; pass --force to replace it (it is "
                     f"kept on the server as {current.name}_pre_restore_<timestamp>)"
