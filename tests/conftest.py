@@ -483,3 +483,17 @@ def run_sql(env: dict[str, str], statement: str, *params: Any) -> list[tuple[Any
     with psycopg.connect(conninfo, autocommit=True) as connection:
         cursor = connection.execute(statement, params)
         return cursor.fetchall() if cursor.description else []
+
+
+async def enqueue_job(
+    env: dict[str, str], name: str, *args: Any, job_id: str | None = None
+) -> None:
+    """Queue a job on the Redis of `env` (an app's own pool belongs to the test client's
+    event loop, so tests queue through their own)."""
+    from expense_wise.worker import ArqQueue
+
+    queue = await ArqQueue.connect(load_settings(env))
+    try:
+        await queue.enqueue(name, *args, job_id=job_id)
+    finally:
+        await queue.close()

@@ -11,11 +11,10 @@ from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
-from expense_wise.settings import load_settings
-from expense_wise.worker import ArqQueue
 from tests.conftest import (
     PASSWORD,
     SmtpServer,
+    enqueue_job,
     register,
     run_sql,
     run_worker_burst,
@@ -23,15 +22,6 @@ from tests.conftest import (
 )
 
 TOKEN = re.compile(r"token=([A-Za-z0-9_\-]+)")
-
-
-async def enqueue(env: dict[str, str], name: str, *args: Any, job_id: str | None = None) -> None:
-    """Queue a job on the test Redis (the app's own pool lives on the test client's loop)."""
-    queue = await ArqQueue.connect(load_settings(env))
-    try:
-        await queue.enqueue(name, *args, job_id=job_id)
-    finally:
-        await queue.close()
 
 
 def token_from(message: Any) -> str:
@@ -205,19 +195,19 @@ async def test_smtp_outage_delays_mail_but_loses_and_duplicates_none(
 
         smtp_server.start()
         # Nothing is sent before the backoff has passed...
-        await enqueue(mail_env, "flush_outbox")
+        await enqueue_job(mail_env, "flush_outbox")
         await run_worker_burst(mail_env)
         assert smtp_server.messages == []
         # ...and everything once it has (moved into the past rather than waited for).
         run_sql(mail_env, "UPDATE outbox_emails SET next_attempt_at = now()")
-        await enqueue(mail_env, "flush_outbox")
-        await enqueue(mail_env, "flush_outbox", job_id="second-flush")
+        await enqueue_job(mail_env, "flush_outbox")
+        await enqueue_job(mail_env, "flush_outbox", job_id="second-flush")
         await run_worker_burst(mail_env)
         await smtp_server.wait_for(3)
         # A later flush and the original send jobs find nothing left to send.
         for (email_id,) in run_sql(mail_env, "SELECT id FROM outbox_emails"):
-            await enqueue(mail_env, "send_email", str(email_id))
-        await enqueue(mail_env, "flush_outbox", job_id="third-flush")
+            await enqueue_job(mail_env, "send_email", str(email_id))
+        await enqueue_job(mail_env, "flush_outbox", job_id="third-flush")
         await run_worker_burst(mail_env)
         await asyncio.sleep(0.2)
 
