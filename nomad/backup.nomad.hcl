@@ -53,7 +53,7 @@ variable "schedule" {
   default     = "15 2 * * *"
 }
 
-# Nightly: pg_dump to BACKUP_S3_BUCKET, verify it by restoring into a scratch schema,
+# Nightly: pg_dump to BACKUP_S3_BUCKET, verify it by restoring into a scratch database,
 # then prune old dumps. The same steps as the Kubernetes backup CronJob.
 job "expense-wise-backup" {
   type        = "batch"
