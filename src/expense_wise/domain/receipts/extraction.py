@@ -182,15 +182,16 @@ _NOT_TOTAL: Final = re.compile(
 _FINAL_TOTAL: Final = re.compile(
     r"GRAND\s*TOTAL|NETT?\s*TOTAL|NETT?\s*AMOUNT|TOTAL\s*ROUNDED|ROUNDED\s*TOTAL"
     r"|TOTAL\s*AFTER\s*(ROUND|ADJ)|AFTER\s*(ROUND|ADJ)|AMOUNT\s*(DUE|PAYABLE)|BALANCE\s*DUE"
-    r"|TOTAL\s*(DUE|PAYABLE|TO\s*PAY)|TOTAL\s*\(?\s*INCL|INCL\w*\s*(OF\s*)?(GST|TAX|SST)"
+    r"|TOTAL\s*(DUE|PAYABLE|TO\s*PAY)|TOTAL\s*\(?\s*INCL|INCL\w*\.?\s*(OF\s*)?(GST|TAX|SST)"
     r"|TOTAL\s*SALES?\s*\(?\s*INCL|TOTAL\s*\(?(RM|MYR)\)?|TOTAL\s*AMOUNT"
+    r"|TOTAL\s*(WITH|INC\w*\.?|\+)\s*(GST|TAX|SST)|TOTAL\W*\w*\W*(ADJ|ROUND)"
 )
 _PRE_TAX_TOTAL: Final = re.compile(
     r"SUB\s*-?\s*TOTAL|SUB\s*TTL|EXCL|EXC\.?\s*(GST|TAX)|BEFORE\s*(GST|TAX)|TOTAL\s*SALES?"
 )
 _PLAIN_TOTAL: Final = re.compile(r"TOTAL|\bAMOUNT\b|\bAMT\b|\bTTL\b")
 _PAYMENT: Final = re.compile(
-    r"\bCASH\b|TENDER|\bPAID\b|\bPAYMENT\b|\bVISA\b|MASTER|\bCARD\b|CREDIT|DEBIT|\bEFT"
+    r"\bCASH\b|TENDER|\bPAID\b|ACCEPTED|RECEIVED|\bPAYMENT\b|\bVISA\b|MASTER|\bCARD\b|CREDIT|DEBIT|\bEFT"
 )
 # "GST @6% included in total": the tax, not the total.
 _TAX_FIRST: Final = re.compile(r"\W*(GST|TAX|SST|VAT|SERVICE)\b")
@@ -210,7 +211,7 @@ _TAX_SUMMARY: Final = re.compile(r"(TAX|GST|SST)\s*(SUMMARY|ANALYSIS|CODE)|SUMMA
 _FUZZY_WORD_RATIO: Final = 0.75
 
 _FINAL_SCORE: Final = 5.0
-_PAID_SCORE: Final = 3.5
+_PAID_SCORE: Final = 2.5
 _PLAIN_SCORE: Final = 3.5
 _PRE_TAX_SCORE: Final = 1.5
 
@@ -264,7 +265,9 @@ def _find_total(lines: list[_Line]) -> tuple[Decimal | None, float]:
     candidates.extend(_rounded_candidates(candidates, roundings))
     # What was handed over minus the change is what was due.
     paid = {c - ch for c in cash for ch in change if c > ch}
-    if len(paid) == 1 and not any(c.value in paid for c in candidates):
+    labelled = any(c.score >= _PLAIN_SCORE for c in candidates)
+    if len(paid) == 1 and not labelled and not any(c.value in paid for c in candidates):
+        # No readable total line: fall back on the payment arithmetic.
         candidates.append(_TotalCandidate(value=next(iter(paid)), score=_PAID_SCORE, line_index=-1))
     if not candidates:
         return _fallback_total(unlabelled, cash)
@@ -350,9 +353,7 @@ def _total_label_score(label: str) -> float:
     if _PRE_TAX_TOTAL.search(label):
         return _PRE_TAX_SCORE
     if _PLAIN_TOTAL.search(label):
-        if _ROUNDING.search(label) or _TAX_OR_DISCOUNT.search(label):
-            return 0.0
-        return _PLAIN_SCORE
+        return 0.0 if _TAX_OR_DISCOUNT.search(label) else _PLAIN_SCORE
     return 0.0
 
 
@@ -468,15 +469,16 @@ def _overlapping_matches(pattern: re.Pattern[str], text: str) -> list[re.Match[s
 
 
 def _date_from_match(match: re.Match[str]) -> tuple[datetime.date, bool] | None:
+    """The date a match stands for, and whether it was read without guessing."""
     groups = match.groupdict()
-    year = _full_year(groups["y"])
+    year, year_certain = _full_year(groups["y"])
     day = int(groups["d"])
     month = _MONTHS[groups["mon"][:3]] if groups.get("mon") else int(groups["m"])
     if year is None:
         return None
     date = _valid_date(year, month, day)
     if date is not None:
-        return date, True
+        return date, year_certain
     if not groups.get("mon"):
         swapped = _valid_date(year, day, month)  # month-first (US) layout
         if swapped is not None:
@@ -484,11 +486,18 @@ def _date_from_match(match: re.Match[str]) -> tuple[datetime.date, bool] | None:
     return None
 
 
-def _full_year(text: str) -> int | None:
+def _full_year(text: str) -> tuple[int | None, bool]:
     year = int(text)
     if len(text) == 2:
         year += 2000
-    return year if _EARLIEST_YEAR <= year <= _LATEST_YEAR else None
+    if _EARLIEST_YEAR <= year <= _LATEST_YEAR:
+        return year, True
+    if len(text) == 4 and text.startswith("207"):
+        # A thin "1" in small print is often read as "7" (2018 as 2078).
+        guess = int("201" + text[3])
+        if _EARLIEST_YEAR <= guess <= _LATEST_YEAR:
+            return guess, False
+    return None, False
 
 
 def _valid_date(year: int, month: int, day: int) -> datetime.date | None:

@@ -22,9 +22,11 @@ PDF_RENDER_DPI: Final = 200
 # tiny thumbnails are enlarged and huge photos are reduced (OCR time grows with pixel count).
 MIN_OCR_WIDTH: Final = 700
 MAX_OCR_PIXELS: Final = 6_000_000
-# Page segmentation mode 4 ("a single column of text of variable sizes") matches the layout
-# of a till receipt better than the default full-page analysis.
-TESSERACT_CONFIG: Final = "--oem 1 --psm 4 -c tessedit_do_invert=0"
+# Page segmentation mode 6 reads the receipt as one uniform block of text, so a label and its
+# amount at the far right stay on one line (the default layout analysis often splits them into
+# separate columns), and it skips the page-layout pass, which saves time. Receipts are printed
+# dark on light, so Tesseract's extra pass over inverted text is switched off.
+TESSERACT_CONFIG: Final = "--oem 1 --psm 6 -c tessedit_do_invert=0"
 
 _IMAGE_FORMATS: Final = ("JPEG", "PNG", "WEBP", "TIFF")
 
