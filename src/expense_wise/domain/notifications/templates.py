@@ -112,7 +112,10 @@ def monthly_summary(
     month: str, totals: Sequence[SummaryLine], categories: Sequence[SummaryLine], unsubscribe: str
 ) -> RenderedEmail:
     subject = f"Your spending in {month}"
-    total_lines = [f"{line.total} {line.currency} in {line.count} expenses" for line in totals]
+    total_lines = [
+        f"{line.total} {line.currency} in {line.count} expense{'' if line.count == 1 else 's'}"
+        for line in totals
+    ]
     category_lines = [
         f"{line.label}: {line.total} {line.currency} ({line.count})" for line in categories
     ]
