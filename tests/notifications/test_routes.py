@@ -240,3 +240,21 @@ async def test_embedded_default_writes_the_verification_mail_into_the_maildir(
         assert response.status_code == 204
         me = await client.get("/api/v1/me", headers=account.headers)
         assert me.json()["email_verified"] is True
+
+
+async def test_a_new_verification_mail_can_be_requested_until_verified(
+    mail_env: dict[str, str], smtp_server: SmtpServer
+) -> None:
+    async with running_app(mail_env) as client:
+        account = await register(client, "again@example.com")
+        resend = await client.post("/api/v1/me/verification-email", headers=account.headers)
+        assert resend.status_code == 202
+        anonymous = await client.post("/api/v1/me/verification-email")
+        assert anonymous.status_code == 401
+        await run_worker_burst(mail_env)
+        first, second = await smtp_server.wait_for(2)
+        assert token_from(first) != token_from(second)
+        verified = await client.post("/api/v1/auth/verify", json={"token": token_from(second)})
+        assert verified.status_code == 204
+        done = await client.post("/api/v1/me/verification-email", headers=account.headers)
+        assert done.status_code == 409

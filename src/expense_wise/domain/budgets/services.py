@@ -9,6 +9,7 @@ the other as a module (attributes are looked up at call time, not import time).
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import uuid
 from collections.abc import Sequence
@@ -33,9 +34,7 @@ Totals = dict[tuple[uuid.UUID | None, str], Decimal]
 
 
 def period_of(day: dt.date) -> tuple[dt.date, dt.date]:
-    first = day.replace(day=1)
-    following = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-    return first, following - dt.timedelta(days=1)
+    return day.replace(day=1), day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 
 def current_period() -> tuple[dt.date, dt.date]:

@@ -10,6 +10,7 @@ from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expense_wise.api import error_responses
+from expense_wise.domain.accounts.auth import AuthUser
 from expense_wise.domain.accounts.controllers import limit_auth_attempts
 from expense_wise.domain.notifications import schemas, services
 
@@ -26,6 +27,25 @@ class EmailAuthController(Controller):
     async def verify(self, session: AsyncSession, data: schemas.VerifyEmailRequest) -> None:
         """Confirm the account's email address with the token from the verification mail."""
         await services.verify_email(session, data.token)
+
+    @post(
+        "/api/v1/me/verification-email",
+        operation_id="resendVerificationEmail",
+        status_code=HTTP_202_ACCEPTED,
+        responses=error_responses(409),
+    )
+    async def resend_verification(
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        state: State,
+        current_user: AuthUser,
+    ) -> schemas.Accepted:
+        """Mail a new verification link to the account's address."""
+        await limit_auth_attempts(request, f"verify:{current_user.id}")
+        await services.resend_verification_email(session, state.settings, current_user.id)
+        await services.dispatch_queued_emails(session, state.queue)
+        return schemas.Accepted(detail="a new verification link is on its way")
 
     @post(
         "/api/v1/auth/password-reset",

@@ -10,6 +10,7 @@ whatever is due, so a lost job or a Redis outage only delays mail.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import uuid
 from collections.abc import Sequence
@@ -21,7 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expense_wise import metrics
-from expense_wise.api import ApiError
+from expense_wise.api import ApiError, conflict
 from expense_wise.db import models as m
 from expense_wise.db.types import utcnow
 from expense_wise.domain.accounts.services import (
@@ -190,6 +191,20 @@ async def queue_verification_email(session: AsyncSession, settings: Settings, us
     )
 
 
+async def resend_verification_email(
+    session: AsyncSession, settings: Settings, user_id: uuid.UUID
+) -> None:
+    """A new verification mail (the first may have expired or been lost); earlier links keep
+    working until they expire."""
+    user = await session.get(m.User, user_id)
+    if user is None:
+        raise ApiError(401, "account no longer exists")
+    if user.email_verified_at is not None:
+        raise conflict("this email address is already verified")
+    await queue_verification_email(session, settings, user)
+    await session.commit()
+
+
 async def verify_email(session: AsyncSession, token: str) -> None:
     row = await _usable_token(session, token, VERIFY_EMAIL)
     await _use_token(session, row)
@@ -351,8 +366,7 @@ SUMMARY_BATCH = 200
 def month_bounds(month: str) -> tuple[dt.date, dt.date]:
     """'2026-10' -> (2026-10-01, 2026-10-31)."""
     first = dt.date.fromisoformat(f"{month}-01")
-    following = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-    return first, following - dt.timedelta(days=1)
+    return first, first.replace(day=calendar.monthrange(first.year, first.month)[1])
 
 
 def previous_month(today: dt.date) -> str:
