@@ -24,6 +24,18 @@ else
   exit 2
 fi
 
+# checkov ships its own fork of python-hcl2 (bc-python-hcl2) under the same module
+# name `hcl2`; in a venv that also has python-hcl2, whichever installed last wins and
+# checkov may fail to import. Run it from an isolated tool environment at the locked
+# version instead.
+UV_BIN="$(command -v uv || { [ -x .tools/bin/uv ] && echo .tools/bin/uv; } || true)"
+CHECKOV_VERSION="$(awk '/^name = "checkov"$/ { getline; gsub(/[^0-9.]/, "", $0); print; exit }' uv.lock 2>/dev/null)"
+if [ -n "$UV_BIN" ]; then
+  CHECKOV=("$UV_BIN" tool run --quiet --from "checkov${CHECKOV_VERSION:+==$CHECKOV_VERSION}" checkov)
+else
+  CHECKOV=("${RUN[@]}" checkov)
+fi
+
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 failures=0
@@ -135,8 +147,8 @@ fi
 check hcl-parse parse_hcl
 check kustomize-build build_overlays
 check kubernetes-validate validate_manifests
-check checkov-kubernetes "${RUN[@]}" checkov --config-file .checkov.yaml --framework kubernetes -d "$WORK/k8s"
-check checkov-terraform "${RUN[@]}" checkov --config-file .checkov.yaml --framework terraform -d terraform
+check checkov-kubernetes "${CHECKOV[@]}" --config-file .checkov.yaml --framework kubernetes -d "$WORK/k8s"
+check checkov-terraform "${CHECKOV[@]}" --config-file .checkov.yaml --framework terraform -d terraform
 check ansible-syntax-check syntax_check
 check ansible-lint "${RUN[@]}" ansible-lint --offline
 if [ -f Dockerfile ]; then
