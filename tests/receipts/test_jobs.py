@@ -299,7 +299,7 @@ async def test_killed_worker_mid_job_is_recovered_after_restart(
     worker = start_worker(env)
     async with running_app(env) as client:
         account = await register(client)
-        receipt_id = (await upload(client, account, receipt_bytes("sroie_134.jpg"))).json()["id"]
+        receipt_id = (await upload(client, account, receipt_bytes())).json()["id"]
         await wait_for_status(
             client, account, receipt_id, statuses=("processing",), timeout=30, interval=0.02
         )
@@ -315,7 +315,7 @@ async def test_killed_worker_mid_job_is_recovered_after_restart(
         done = await wait_for_status(client, account, receipt_id, timeout=45)
         assert done["status"] == "done", done
         assert done["attempts"] == 2
-        assert done["extracted"]["raw_text"]
+        assert done["extracted"]["total"] == "14.10"
         assert time.monotonic() - started < 30
 
 

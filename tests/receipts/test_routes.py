@@ -185,6 +185,8 @@ async def test_listing_is_newest_first_paginated_and_searchable(
     assert await search(q="corner shop") == [ids[3]]  # merchant
     assert await search(q="100%") == []  # LIKE wildcards are literal
     assert await search(status="failed") == [ids[0]]
+    nul = await client.get("/api/v1/receipts", params={"q": "a\x00b"}, headers=alice.headers)
+    assert nul.status_code == 422, nul.text
     bad_cursor = await client.get(
         "/api/v1/receipts", params={"cursor": "not-a-cursor"}, headers=alice.headers
     )
@@ -237,6 +239,8 @@ async def test_overrides_win_and_missing_fields_are_named(
     assert bad.status_code == 422
     unknown = await client.post(path, json={"colour": "red"}, headers=alice.headers)
     assert unknown.status_code == 422
+    nul = await client.post(path, json={"note": "a\x00b"}, headers=alice.headers)
+    assert nul.status_code == 422, nul.text
 
     response = await client.post(
         path,

@@ -221,6 +221,13 @@ async def queue_processing(queue: JobQueue, session: AsyncSession, row: m.Receip
 # --- Reading ---------------------------------------------------------------------------
 
 
+def _without_nul(field: str, value: str | None) -> str:
+    """PostgreSQL text cannot hold NUL characters: refuse them as bad input, not a 500."""
+    if value and "\x00" in value:
+        raise api.field_error(field, "must not contain NUL characters")
+    return value or ""
+
+
 async def get_receipt(
     session: AsyncSession, user_id: uuid.UUID, receipt_id: uuid.UUID
 ) -> m.Receipt:
@@ -242,7 +249,7 @@ async def list_receipts(
     if status is not None:
         conditions.append(m.Receipt.status == status)
     if q and q.strip():
-        text = q.strip().lower()
+        text = _without_nul("q", q).strip().lower()
         conditions.append(
             or_(
                 func.lower(m.Receipt.raw_text).contains(text, autoescape=True),
@@ -316,6 +323,10 @@ async def create_expense_from_receipt(
 ) -> m.Expense:
     """An expense from what OCR read, overrides winning; linked both ways."""
     receipt = await get_receipt(session, user_id, receipt_id)
+    for name in ("merchant", "note", "payment_method"):
+        _without_nul(name, getattr(overrides, name))
+    for tag in overrides.tags:
+        _without_nul("tags", tag)
     if receipt.expense_id is not None:
         raise api.conflict(
             "this receipt already has an expense", expense_id=str(receipt.expense_id)
@@ -440,14 +451,14 @@ def _clean_fields(fields: ExtractedFields) -> dict[str, object]:
     if total is not None and not (0 < total < MAX_AMOUNT and total == round(total, 4)):
         total = None
     currency = fields.currency if fields.currency and is_currency(fields.currency) else None
-    merchant = fields.merchant.strip()[:MERCHANT_MAX_LENGTH] if fields.merchant else None
+    merchant = (fields.merchant or "").replace("\x00", "").strip()[:MERCHANT_MAX_LENGTH]
     return {
         "merchant": merchant or None,
         "receipt_date": fields.date,
         "total": total,
         "currency": currency,
         "confidence": dict(fields.confidence),
-        "raw_text": fields.raw_text,
+        "raw_text": fields.raw_text.replace("\x00", ""),
     }
 
 
