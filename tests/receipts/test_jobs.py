@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -113,6 +114,38 @@ async def test_tesseract_crash_is_retried(
     current = await load_receipt(client, row.id)
     assert current is not None and current.status == "pending"
     assert "TesseractError" in (current.error or "")
+
+
+async def test_a_cancelled_job_hands_the_receipt_back_at_once(
+    client: AppClient[Any], alice: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Worker shutdown or job timeout: pending again now, not when the lease runs out."""
+    started, release = threading.Event(), threading.Event()
+
+    def slow_ocr(data: bytes) -> Any:
+        started.set()
+        release.wait(timeout=10)
+        raise pytesseract.TesseractError(1, "stopped")
+
+    monkeypatch.setattr(jobs.extraction, "extract_from_bytes", slow_ocr)
+    row = await pending_receipt(client, alice, receipt_bytes())
+    try:
+        async with job_context(client) as ctx:
+            task = asyncio.create_task(jobs.process_receipt(ctx, str(row.id)))
+            assert await asyncio.to_thread(started.wait, 10)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+    finally:
+        release.set()
+    current = await load_receipt(client, row.id)
+    assert current is not None
+    assert (current.status, current.attempts, current.error) == (
+        "pending",
+        1,
+        services.INTERRUPTED,
+    )
+    assert current.next_attempt_at is not None and current.next_attempt_at <= utcnow()
 
 
 async def test_undecodable_or_missing_files_fail_at_once(

@@ -31,6 +31,7 @@ RETRY_BASE_SECONDS = 5
 MAX_RETRY_SECONDS = 300
 SWEEP_INTERVAL_SECONDS = 30
 SWEEP_BATCH = 500
+HAND_BACK_TIMEOUT_SECONDS = 5
 # Tesseract crashing or timing out (pytesseract raises RuntimeError for a timeout), the
 # machine running short of memory: worth another try. ImageRejected is not.
 _TRANSIENT_OCR_ERRORS = (pytesseract.TesseractError, RuntimeError, OSError, MemoryError)
@@ -90,6 +91,12 @@ async def process_receipt(ctx: dict[str, Any], receipt_id: str) -> str:
             await services.mark_retrying(session, rid, attempt, f"{error}; retrying", delay)
         log.info("receipt will be retried", reason=str(error), defer=delay, **log_context)
         raise Retry(defer=delay) from error
+    except asyncio.CancelledError:
+        # The worker is shutting down or the job timed out: hand the receipt back now rather
+        # than when its lease runs out.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(_hand_back(ctx, rid, attempt), timeout=HAND_BACK_TIMEOUT_SECONDS)
+        raise
     finally:
         renewal.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -130,6 +137,11 @@ async def _extract(
     except Exception as error:
         log.exception("receipt extraction crashed")
         raise _Permanent("the receipt could not be read (internal error)") from error
+
+
+async def _hand_back(ctx: dict[str, Any], receipt_id: uuid.UUID, attempt: int) -> None:
+    async with job_session(ctx) as session:
+        await services.release_claim(session, receipt_id, attempt)
 
 
 async def _renew_lease(

@@ -43,6 +43,7 @@ DEFAULT_STALE_SECONDS = 60
 MAX_ATTEMPTS = 4
 STATUSES = ("pending", "processing", "done", "failed")
 MERCHANT_MAX_LENGTH = 200
+INTERRUPTED = "processing was interrupted; queued again"
 _EXTENSIONS = {
     "image/jpeg": ".jpg",
     "image/png": ".png",
@@ -506,6 +507,18 @@ async def mark_retrying(
     )
 
 
+async def release_claim(session: AsyncSession, receipt_id: uuid.UUID, attempt: int) -> bool:
+    """Give up a claim without finishing (shutdown, timeout): owed again right away."""
+    return await _update_claimed(
+        session,
+        receipt_id,
+        attempt,
+        status="pending",
+        error=INTERRUPTED,
+        next_attempt_at=utcnow(),
+    )
+
+
 async def release_expired_leases(session: AsyncSession) -> list[uuid.UUID]:
     """Processing receipts whose worker stopped renewing its lease go back to pending."""
     now = utcnow()
@@ -528,7 +541,7 @@ async def release_expired_leases(session: AsyncSession) -> list[uuid.UUID]:
             )
             .values(
                 status="pending",
-                error="processing was interrupted; queued again",
+                error=INTERRUPTED,
                 next_attempt_at=now,
                 updated_at=now,
             )
