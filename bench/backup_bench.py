@@ -46,7 +46,7 @@ WITH owner AS (
 )
 INSERT INTO expenses (id, user_id, amount, currency, occurred_on, merchant, merchant_key,
                       category_id, note, tags, payment_method, created_at, updated_at)
-SELECT gen_random_uuid(), owner.id, 100 + (i * 7919) %% 5000000, 'EUR',
+SELECT gen_random_uuid(), owner.id, 100 + (i::bigint * 7919) %% 5000000, 'EUR',
        date '2020-01-01' + (i %% 2000), 'Merchant ' || (i %% 1000), 'merchant ' || (i %% 1000),
        category_list.ids[1 + i %% 20],
        CASE WHEN i %% 3 = 0 THEN 'note for expense ' || i END,
@@ -78,7 +78,7 @@ def median_of(run: Callable[[], float]) -> tuple[float, list[float]]:
 
 def main() -> None:
     server = Database(SERVER)
-    prefix = f"ew_bench_{os.getpid()}"
+    prefix = f"ew_backup_bench_{os.getpid()}"
     source = server.with_name(prefix)
     workdir = Path(tempfile.mkdtemp(prefix="expense-wise-bench-"))
     try:
@@ -86,7 +86,8 @@ def main() -> None:
     finally:
         with server.maintenance.connect(autocommit=True) as connection:
             names = connection.execute(
-                "SELECT datname FROM pg_database WHERE datname LIKE %s", (prefix + "%",)
+                "SELECT datname FROM pg_database WHERE datname = %s OR datname LIKE %s",
+                (prefix, prefix + "\\_%"),
             ).fetchall()
             for (name,) in names:
                 connection.execute(
@@ -138,7 +139,8 @@ def run(server: Database, source: Database, workdir: Path) -> None:
         target = source.with_name(fresh_name())
         seconds = timed(
             [CLI, "backup", "restore", "--latest", "--from", str(backups), "--yes",
-             f"--jobs={JOBS}", "--target-url", target.sqlalchemy_url]
+             f"--jobs={JOBS}", "--target-url", target.sqlalchemy_url],
+            env,
         )  # fmt: skip
         target.drop()
         return seconds

@@ -47,9 +47,9 @@ async def test_a_backup_older_than_head_is_migrated_on_the_copy(
     upgraded: list[str] = []
     real_upgrade = restore_module.upgrade
 
-    def recording_upgrade(url: str, revision: str = "head") -> None:
+    def recording_upgrade(url: str) -> None:
         upgraded.append(url)
-        real_upgrade(url, revision)
+        real_upgrade(url)
 
     monkeypatch.setattr(restore_module, "head_revision", lambda: "0002_future")
     monkeypatch.setattr(restore_module, "known_revisions", lambda: {"0001", "0002_future"})

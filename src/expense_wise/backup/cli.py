@@ -266,7 +266,10 @@ def restore(
     settings = _settings()
     target = resolve_target(settings, directory)
     manifest = find_backup(target, backup_id, latest)
-    url = parse_database_url(target_url) if target_url else settings.database.url
+    try:
+        url = parse_database_url(target_url) if target_url else settings.database.url
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--target-url") from error
     database = Database(url)
     if not yes:
         if not sys.stdin.isatty():

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 
 from psycopg import IsolationLevel
 
@@ -50,26 +52,44 @@ def create_backup(
                 snapshot = str(row[0])
                 version = server_version(connection)
                 revision = alembic_revision(connection)
-                tables = count_rows(connection)
-                receipts = receipt_rows(connection)
-                result.update(tables=len(tables), rows=sum(tables.values()), revision=revision)
+                result.update(revision=revision)
 
             with reporter.step("dump", archive=archive_name) as result:
-                archive = store_command_output(
-                    [
-                        "pg_dump",
-                        "--format=custom",
-                        f"--snapshot={snapshot}",
-                        "--no-password",
-                        f"--dbname={database.tool_url}",
-                    ],
-                    target,
-                    archive_name,
-                    env=database.tool_env(),
-                    progress=reporter.progress(),
-                )
+                command = [
+                    "pg_dump",
+                    "--format=custom",
+                    f"--snapshot={snapshot}",
+                    "--no-password",
+                    f"--dbname={database.tool_url}",
+                ]
+                with ThreadPoolExecutor(max_workers=1) as pool:
+                    dumping = pool.submit(
+                        store_command_output,
+                        command,
+                        target,
+                        archive_name,
+                        env=database.tool_env(),
+                        progress=reporter.progress(),
+                    )
+                    # Counted while pg_dump runs (it is busy compressing on one core): the
+                    # same snapshot, so exactly the rows in the archive.
+                    try:
+                        tables = count_rows(connection)
+                        receipts = receipt_rows(connection)
+                    except BaseException:
+                        dumping.cancel()
+                        with suppress(Exception):
+                            dumping.result()
+                        target.delete(archive_name)
+                        raise
+                    archive = dumping.result()
                 stored.append(archive_name)
-                result.update(size=human_bytes(archive.size), sha256=archive.sha256[:12])
+                result.update(
+                    size=human_bytes(archive.size),
+                    sha256=archive.sha256[:12],
+                    tables=len(tables),
+                    rows=sum(tables.values()),
+                )
 
             receipts_part = _backup_receipts(settings, target, reporter, backup_id, receipts)
             if receipts_part is not None and receipts_part.archive is not None:

@@ -13,6 +13,7 @@ import shutil
 import tarfile
 import time
 from collections.abc import Collection
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +38,6 @@ from expense_wise.backup.receipts import object_versions, receipt_rows
 from expense_wise.backup.report import Reporter
 from expense_wise.backup.targets import Target, s3_client
 from expense_wise.backup.verify import compare_counts
-from expense_wise.db.migrate import alembic_config, head_revision, upgrade
 from expense_wise.settings import Settings
 
 RENAME_ATTEMPTS = 10
@@ -58,11 +58,25 @@ class RestoreResult:
     previous_receipts_dir: str | None = None
 
 
+def head_revision() -> str:
+    from expense_wise.db.migrate import head_revision as alembic_head
+
+    return alembic_head()
+
+
 def known_revisions() -> set[str]:
     from alembic.script import ScriptDirectory
 
+    from expense_wise.db.migrate import alembic_config
+
     script = ScriptDirectory.from_config(alembic_config("sqlite://"))
     return {revision.revision for revision in script.walk_revisions()}
+
+
+def upgrade(database_url: str) -> None:
+    from expense_wise.db.migrate import upgrade as alembic_upgrade
+
+    alembic_upgrade(database_url)
 
 
 def needs_upgrade(backup_revision: str | None, head: str, known: Collection[str]) -> bool:
@@ -93,14 +107,21 @@ def restore_backup(
     # Replacing the application's own database is what a restore is for (the operator
     # confirmed it; a safety backup and the renamed old database protect it). Another
     # database named with --target-url is only overwritten when it is empty, or with --force.
-    other_database = current.tool_url != Database(settings.database.url).tool_url
+    other_database = (
+        settings.database.is_sqlite or current.tool_url != Database(settings.database.url).tool_url
+    )
     stamp = f"{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}"
     result = RestoreResult(
         backup_id=manifest.id, database=current.name, tables={}, seconds=0, timings={}
     )
-    migrate = needs_upgrade(manifest.revision, head_revision(), known_revisions())
-
     with ExitStack() as files:
+        # Loading Alembic and the migration scripts takes about a second from a cold start:
+        # it happens while the checks and pg_restore run, and is awaited before the swap.
+        pool = files.enter_context(ThreadPoolExecutor(max_workers=1))
+        migrate_decision = pool.submit(
+            lambda: needs_upgrade(manifest.revision, head_revision(), known_revisions())
+        )
+
         with reporter.step("checksum", archive=manifest.archive.name):
             archive = files.enter_context(target.fetch(manifest.archive.name))
             check_digest(str(archive), manifest.archive, reporter)
@@ -140,6 +161,7 @@ def restore_backup(
                 step.update(tables=len(result.tables), rows=sum(result.tables.values()))
 
             with reporter.step("migrations") as step:
+                migrate = migrate_decision.result()
                 if migrate:
                     result.migrated_from = manifest.revision or "empty"
                     upgrade(fresh.sqlalchemy_url)
