@@ -72,6 +72,9 @@ def http_exception_handler(_request: Request[Any, Any, Any], exc: HTTPException)
         return _error_response(422, {"status_code": 422, "detail": detail, "errors": errors})
     if isinstance(exc.extra, dict):
         body.update(exc.extra)
+    if exc.status_code == 422 and "errors" not in body:
+        # Every 422 has the same shape, whichever check refused the input.
+        body["errors"] = [{"field": None, "message": exc.detail}]
     return _error_response(exc.status_code, body, headers=exc.headers)
 
 

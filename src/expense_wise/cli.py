@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 import tempfile
 import urllib.request
@@ -62,6 +63,10 @@ def serve(host: str | None, port: int | None, workers: int | None, migrate: bool
     if worker_count > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         # Several server processes share their metrics through files (prometheus_client).
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="expense-wise-metrics-")
+    # Uvicorn drains in-flight requests on SIGTERM/SIGINT and then re-raises the signal to
+    # the handler that was installed before it; with this one the process exits 0.
+    for handled in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(handled, lambda *_: None)
     uvicorn.run(
         "expense_wise.app:create_app",
         factory=True,
@@ -176,3 +181,7 @@ def _register_domain_commands() -> None:
 
 
 _register_domain_commands()
+
+
+if __name__ == "__main__":
+    main()

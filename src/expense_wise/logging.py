@@ -81,7 +81,8 @@ def configure_logging(level: str, json_output: bool) -> None:
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
+        # Not cached: configure_logging may run again (tests, reloads) and must take effect.
+        cache_logger_on_first_use=False,
     )
     # Standard-library loggers (uvicorn, arq, alembic) go through the same renderer.
     handler = logging.StreamHandler(sys.stderr)

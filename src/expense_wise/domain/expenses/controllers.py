@@ -88,7 +88,9 @@ class ExpenseController(Controller):
         format: Annotated[str, Parameter(query="format", pattern="^csv$")] = "csv",
     ) -> Stream:
         return Stream(
-            csv_io.export_csv(state.session_factory, current_user.id, filters),
+            csv_io.export_csv(
+                state.session_factory, state.engine.dialect.name, current_user.id, filters
+            ),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="expenses.csv"'},
         )

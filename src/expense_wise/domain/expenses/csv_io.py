@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import and_, literal, select, tuple_
+from sqlalchemy import ColumnElement, and_, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from expense_wise.db import models as m
@@ -21,7 +21,6 @@ from expense_wise.domain.expenses import schemas
 from expense_wise.domain.expenses.services import (
     clean_tags,
     default_currency,
-    dialect_of,
     filter_conditions,
     merchant_key,
 )
@@ -55,64 +54,69 @@ def _safe_cell(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
-async def export_csv(
+def export_csv(
     session_factory: async_sessionmaker[AsyncSession],
+    dialect: str,
     user_id: uuid.UUID,
     filters: schemas.ExpenseFilters,
 ) -> AsyncIterator[str]:
-    """Rows oldest first, fetched in keyset batches so memory stays flat for any size.
-
-    The stream outlives the request handler, so it opens its own session."""
-    async with session_factory() as session:
-        async for chunk in _export_rows(session, user_id, filters):
-            yield chunk
+    """CSV rows oldest first. Filters are checked here, before the response starts, so bad
+    input is a 422 and not a broken stream."""
+    conditions = filter_conditions(dialect, user_id, filters)
+    return _stream_rows(session_factory, user_id, conditions)
 
 
-async def _export_rows(
-    session: AsyncSession, user_id: uuid.UUID, filters: schemas.ExpenseFilters
+async def _stream_rows(
+    session_factory: async_sessionmaker[AsyncSession],
+    user_id: uuid.UUID,
+    conditions: list[ColumnElement[bool]],
 ) -> AsyncIterator[str]:
-    categories = dict(
-        (
-            await session.execute(
-                select(m.Category.id, m.Category.name).where(m.Category.user_id == user_id)
-            )
-        ).tuples()
-    )
-    conditions = filter_conditions(dialect_of(session), user_id, filters)
-    yield _csv_line(CSV_HEADER)
-    last: tuple[dt.date, uuid.UUID] | None = None
-    while True:
-        query = select(m.Expense).where(and_(*conditions))
-        if last is not None:
-            query = query.where(
-                tuple_(m.Expense.occurred_on, m.Expense.id)
-                > tuple_(literal(last[0]), literal(last[1]))
-            )
-        rows = (
-            await session.scalars(
-                query.order_by(m.Expense.occurred_on, m.Expense.id).limit(EXPORT_BATCH)
-            )
-        ).all()
-        if not rows:
-            return
-        chunk = io.StringIO()
-        writer = csv.writer(chunk, lineterminator="\n")
-        for row in rows:
-            writer.writerow(
-                [
-                    row.occurred_on.isoformat(),
-                    format_amount(row.amount, row.currency),
-                    row.currency,
-                    _safe_cell(row.merchant),
-                    _safe_cell(categories.get(row.category_id, "")) if row.category_id else "",
-                    TAG_SEPARATOR.join(row.tags or []),
-                    _safe_cell(row.note or ""),
-                    _safe_cell(row.payment_method or ""),
-                    str(row.id),
-                ]
-            )
-        yield chunk.getvalue()
-        last = (rows[-1].occurred_on, rows[-1].id)
+    # Fetched in keyset batches so memory stays flat for any size; the stream outlives the
+    # request handler, so it opens its own session.
+    async with session_factory() as session:
+        rows = await session.execute(
+            select(m.Category.id, m.Category.name).where(m.Category.user_id == user_id)
+        )
+        categories = {category_id: name for category_id, name in rows.tuples()}
+        yield _csv_line(CSV_HEADER)
+        last: tuple[dt.date, uuid.UUID] | None = None
+        while True:
+            query = select(m.Expense).where(and_(*conditions))
+            if last is not None:
+                query = query.where(
+                    tuple_(m.Expense.occurred_on, m.Expense.id)
+                    > tuple_(literal(last[0]), literal(last[1]))
+                )
+            batch = (
+                await session.scalars(
+                    query.order_by(m.Expense.occurred_on, m.Expense.id).limit(EXPORT_BATCH)
+                )
+            ).all()
+            if not batch:
+                return
+            yield _csv_chunk(batch, categories)
+            last = (batch[-1].occurred_on, batch[-1].id)
+
+
+def _csv_chunk(rows: Sequence[m.Expense], categories: dict[uuid.UUID, str]) -> str:
+    chunk = io.StringIO()
+    writer = csv.writer(chunk, lineterminator="\n")
+    for row in rows:
+        category = categories.get(row.category_id, "") if row.category_id else ""
+        writer.writerow(
+            [
+                row.occurred_on.isoformat(),
+                format_amount(row.amount, row.currency),
+                row.currency,
+                _safe_cell(row.merchant),
+                _safe_cell(category),
+                TAG_SEPARATOR.join(row.tags or []),
+                _safe_cell(row.note or ""),
+                _safe_cell(row.payment_method or ""),
+                str(row.id),
+            ]
+        )
+    return chunk.getvalue()
 
 
 @dataclass
