@@ -68,6 +68,10 @@ job "expense-wise-backup" {
   group "backup" {
     count = 1
 
+    ephemeral_disk {
+      size = 20480
+    }
+
     restart {
       attempts = 1
       delay    = "1m"
@@ -96,12 +100,13 @@ job "expense-wise-backup" {
         cap_drop        = ["ALL"]
         security_opt    = ["no-new-privileges"]
 
+        # Dumps can be large: /tmp is the task's directory on the allocation's
+        # ephemeral disk, not a tmpfs that would count against the memory limit.
         mount {
-          type   = "tmpfs"
-          target = "/tmp"
-          tmpfs_options {
-            size = 21474836480
-          }
+          type     = "bind"
+          source   = "local"
+          target   = "/tmp"
+          readonly = false
         }
       }
 
@@ -143,12 +148,13 @@ job "expense-wise-backup" {
         cap_drop        = ["ALL"]
         security_opt    = ["no-new-privileges"]
 
+        # Dumps can be large: /tmp is the task's directory on the allocation's
+        # ephemeral disk, not a tmpfs that would count against the memory limit.
         mount {
-          type   = "tmpfs"
-          target = "/tmp"
-          tmpfs_options {
-            size = 21474836480
-          }
+          type     = "bind"
+          source   = "local"
+          target   = "/tmp"
+          readonly = false
         }
       }
 

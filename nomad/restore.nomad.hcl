@@ -61,6 +61,10 @@ job "expense-wise-restore" {
   group "restore" {
     count = 1
 
+    ephemeral_disk {
+      size = 20480
+    }
+
     restart {
       attempts = 0
       mode     = "fail"
@@ -83,12 +87,13 @@ job "expense-wise-restore" {
         cap_drop        = ["ALL"]
         security_opt    = ["no-new-privileges"]
 
+        # Dumps can be large: /tmp is the task's directory on the allocation's
+        # ephemeral disk, not a tmpfs that would count against the memory limit.
         mount {
-          type   = "tmpfs"
-          target = "/tmp"
-          tmpfs_options {
-            size = 21474836480
-          }
+          type     = "bind"
+          source   = "local"
+          target   = "/tmp"
+          readonly = false
         }
       }
 
