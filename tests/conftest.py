@@ -14,10 +14,12 @@ import secrets
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -440,6 +442,64 @@ async def run_worker_burst(env: dict[str, str], timeout: float = 30.0) -> int:
     finally:
         await worker.close()
     return int(worker.jobs_complete)
+
+
+# --- Real processes -----------------------------------------------------------------------
+
+VENV_BIN = Path(sys.executable).parent
+EXPENSE_WISE = str(VENV_BIN / "expense-wise")
+
+
+def process_env(env: dict[str, str]) -> dict[str, str]:
+    """The test environment for a child process (PATH and friends kept, app variables set)."""
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("APP_", "DATABASE_"))}
+    return {**keep, **env}
+
+
+def wait_for_http(
+    url: str, timeout: float = 30.0, process: subprocess.Popen[Any] | None = None
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before {url} answered")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+@contextmanager
+def live_server(env: dict[str, str], *args: str) -> Iterator[tuple[str, subprocess.Popen[Any]]]:
+    """`expense-wise serve` in a child process on a free port; yields (base URL, process)."""
+    port = free_port()
+    # Output goes to a file: an unread pipe would block a chatty server once it fills up.
+    output = tempfile.NamedTemporaryFile(prefix="expense-wise-serve-", suffix=".log")  # noqa: SIM115
+    process = subprocess.Popen(
+        [EXPENSE_WISE, "serve", "--port", str(port), *args],
+        env=process_env({**env, "HOST": "127.0.0.1"}),
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    process.output_path = output.name  # type: ignore[attr-defined]
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{base}/health", process=process)
+        yield base, process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        output.close()
 
 
 @asynccontextmanager

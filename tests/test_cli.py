@@ -6,6 +6,7 @@ import subprocess
 import threading
 import time
 import urllib.request
+from pathlib import Path
 
 from tests.conftest import EXPENSE_WISE, PASSWORD, live_server, process_env
 
@@ -94,5 +95,6 @@ def test_serve_on_the_embedded_default_says_what_it_runs_on(sqlite_env):
         )
         assert status == 201
         process.terminate()
-        output = process.communicate(timeout=30)[0]
+        process.wait(timeout=30)
+        output = Path(process.output_path).read_text()
     assert "database=sqlite" in output and "jobs=in-process" in output
