@@ -1,4 +1,4 @@
-"""playbooks/migrate.yml for real: the local inventory, the venv's CLI, a scratch database."""
+"""Playbooks run for real: migrate against a scratch database, refusals of incomplete requests."""
 
 from __future__ import annotations
 
@@ -83,12 +83,20 @@ def test_migrate_playbook_upgrades_a_fresh_database(scratch_database: str) -> No
     assert revision.returncode == 0 and revision.stdout.strip(), revision.stderr
 
 
-def test_restore_refuses_without_confirmation() -> None:
+@pytest.mark.parametrize(
+    ("playbook_args", "hint"),
+    [
+        (["playbooks/restore.yml", "-e", "backup_id=latest"], "confirm_restore=yes"),
+        (["playbooks/deploy.yml", "-e", "deploy_scheduler=nomad"], "image_tag=<tag>"),
+        (["playbooks/deploy.yml", "-e", "image_tag=abc"], "deploy_scheduler=nomad|kubernetes"),
+    ],
+)
+def test_playbooks_refuse_incomplete_requests(playbook_args: list[str], hint: str) -> None:
     playbook = _ansible_playbook()
     if playbook is None:
         pytest.skip("ansible-playbook is not installed (uv sync --group infra)")
     result = subprocess.run(
-        [playbook, "-i", "inventory/local", "playbooks/restore.yml", "-e", "backup_id=latest"],
+        [playbook, "-i", "inventory/local", *playbook_args],
         cwd=REPO,
         env={**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg")},
         capture_output=True,
@@ -97,4 +105,4 @@ def test_restore_refuses_without_confirmation() -> None:
         timeout=120,
     )
     assert result.returncode != 0
-    assert "confirm_restore=yes" in result.stdout
+    assert hint in result.stdout
