@@ -66,7 +66,7 @@ class _Line:
     index: int
     text: str
     upper: str  # upper-cased, with digits that stand in for letters inside words fixed
-    ocr_confidence: float  # 0..1, mean word confidence; 1 when unknown
+    ocr_confidence: float  # 0..1, mean word confidence of the line
 
 
 _DEFAULT_OCR_CONFIDENCE: Final = 0.8
@@ -695,14 +695,17 @@ def merchant_matches(found: str | None, expected: str, threshold: float = 0.8) -
 
 # --- currency ----------------------------------------------------------------------------
 
+# Currency symbols count only next to an amount: on a scan a lone "£" or "€" is usually noise.
+_AMOUNT_AFTER: Final = r"\s?\d+[.,]\s?\d{2}"
 _CURRENCY_MARKERS: Final = (
-    (re.compile(r"\bRM\s?\d|\bRM\b|\bMYR\b|\(RM\)|RINGGIT"), "MYR"),
-    (re.compile(r"S\$|\bSGD\b"), "SGD"),
-    (re.compile(r"US\$|\bUSD\b"), "USD"),
-    (re.compile(r"€|\bEUR\b"), "EUR"),
-    (re.compile(r"£|\bGBP\b"), "GBP"),
-    (re.compile(r"\bIDR\b|\bRP\s?\d"), "IDR"),
-    (re.compile(r"\bTHB\b|฿"), "THB"),
+    # RM is often read as RH or RN in front of an amount.
+    (re.compile(rf"\bRM(\b|(?=\d))|\bMYR\b|\(RM\)|RINGGIT|\bR[HN]{_AMOUNT_AFTER}"), "MYR"),
+    (re.compile(rf"S\${_AMOUNT_AFTER}|\bSGD\b"), "SGD"),
+    (re.compile(rf"US\${_AMOUNT_AFTER}|\bUSD\b"), "USD"),
+    (re.compile(rf"€{_AMOUNT_AFTER}|\bEUR\b"), "EUR"),
+    (re.compile(rf"£{_AMOUNT_AFTER}|\bGBP\b"), "GBP"),
+    (re.compile(rf"\bIDR\b|\bRP{_AMOUNT_AFTER}"), "IDR"),
+    (re.compile(rf"\bTHB\b|฿{_AMOUNT_AFTER}"), "THB"),
 )
 
 

@@ -20,7 +20,7 @@ PDF_RENDER_DPI: Final = 200
 # Tesseract reads best when capital letters are roughly 20-40 px tall. Receipt scans and phone
 # photos are mostly 450-1000 px wide, which already gives that, so only extremes are rescaled:
 # tiny thumbnails are enlarged and huge photos are reduced (OCR time grows with pixel count).
-MIN_OCR_WIDTH: Final = 700
+MIN_OCR_WIDTH: Final = 400
 MAX_OCR_PIXELS: Final = 6_000_000
 # Page segmentation mode 6 reads the receipt as one uniform block of text, so a label and its
 # amount at the far right stay on one line (the default layout analysis often splits them into
