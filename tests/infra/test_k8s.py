@@ -210,3 +210,15 @@ def test_namespaces_differ_per_overlay(overlays, find) -> None:
         for doc in overlays[overlay]:
             if doc["kind"] != "Namespace":
                 assert doc["metadata"]["namespace"] == namespace
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_autoscaled_deployments_leave_replicas_to_the_hpa(overlays, find, overlay: str) -> None:
+    targets = {
+        h["spec"]["scaleTargetRef"]["name"]
+        for h in find(overlays[overlay], "HorizontalPodAutoscaler")
+    }
+    assert targets == {"expense-wise-api", "expense-wise-worker"}
+    for name in targets:
+        (deployment,) = find(overlays[overlay], "Deployment", name)
+        assert "replicas" not in deployment["spec"], f"{name}: apply would fight the HPA"
