@@ -195,6 +195,9 @@ async def test_smtp_outage_delays_mail_but_loses_and_duplicates_none(
 
         smtp_server.start()
         # Nothing is sent before the backoff has passed...
+        [(delay,)] = run_sql(mail_env, "SELECT min(next_attempt_at) - now() FROM outbox_emails")
+        assert delay.total_seconds() > 0  # backed off (by 15 s after the first failure)
+        run_sql(mail_env, "UPDATE outbox_emails SET next_attempt_at = now() + interval '1 hour'")
         await enqueue_job(mail_env, "flush_outbox")
         await run_worker_burst(mail_env)
         assert smtp_server.messages == []
