@@ -99,8 +99,13 @@ cleanup() {
     for pid in "${background_pids[@]}"; do stop_group "$pid"; done
     for c in "${containers[@]}"; do buildah rm "$c" >/dev/null 2>&1; done
     if ((db_created)); then
-        psql_admin -c "DROP DATABASE IF EXISTS \"$db_name\" WITH (FORCE)" >/dev/null 2>&1 ||
-            echo "WARN  could not drop scratch database $db_name" >&2
+        # The scratch database and whatever backup verify/restore made next to it.
+        local name
+        for name in $(psql -X -Atq -d postgres -c \
+            "select datname from pg_database where datname like '${db_name}%'"); do
+            psql_admin -c "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" >/dev/null 2>&1 ||
+                echo "WARN  could not drop scratch database $name" >&2
+        done
     fi
     if [[ ${KEEP_WORK:-0} == 1 ]]; then
         echo "logs and files kept in $work" >&2
@@ -509,6 +514,26 @@ if ((migrated)); then
         else
             fail "backup verify --latest"
             show_log "$work/backup-verify.log"
+        fi
+        if in_container "$jobs_c" expense-wise backup prune --dry-run --from /tmp/ew-backups >"$work/backup-prune.log" 2>&1; then
+            pass "backup prune --dry-run"
+        else
+            fail "backup prune --dry-run"
+            show_log "$work/backup-prune.log"
+        fi
+        # Into a second scratch database, so the restore path runs without touching the first.
+        restore_url="postgresql+psycopg://$PGUSER@$PGHOST:$PGPORT/${db_name}_restored"
+        if in_container "$jobs_c" expense-wise backup restore --latest --from /tmp/ew-backups \
+            --target-url "$restore_url" --yes --no-safety-backup >"$work/backup-restore.log" 2>&1; then
+            restored=$(psql -X -Atq -d "${db_name}_restored" -c "select count(*) from expenses" 2>/dev/null)
+            if [[ ${restored:-0} -ge 1 ]]; then
+                pass "backup restore --latest into a new database" "$restored expense row(s)"
+            else
+                fail "backup restore --latest into a new database" "restored database has no expenses"
+            fi
+        else
+            fail "backup restore --latest into a new database"
+            show_log "$work/backup-restore.log"
         fi
     else
         fail "backup create"
