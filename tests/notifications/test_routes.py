@@ -11,6 +11,8 @@ from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
+from litestar.testing import AsyncTestClient
+
 from tests.conftest import (
     PASSWORD,
     SmtpServer,
@@ -224,25 +226,25 @@ async def test_smtp_outage_delays_mail_but_loses_and_duplicates_none(
 
 
 async def test_embedded_default_writes_the_verification_mail_into_the_maildir(
-    sqlite_env: dict[str, str],
+    sqlite_client: AsyncTestClient[Any], sqlite_env: dict[str, str]
 ) -> None:
     maildir = Path(sqlite_env["DATA_DIR"]) / "maildir"
-    async with running_app(sqlite_env) as client:
-        account = await register(client, "embedded@example.com")
-        deadline = time.monotonic() + 15
-        # A delivered message is renamed into new/ in one step, so a file there is complete.
-        while not list(maildir.glob("new/*")):
-            assert time.monotonic() < deadline, "no mail in the maildir after 15 s"
-            await asyncio.sleep(0.05)
-        box = mailbox.Maildir(maildir, create=False)
-        [key] = box.keys()
-        message = message_from_bytes(box.get_bytes(key), policy=policy.default)
-        assert message["To"] == account.email
-        assert message["Subject"] == "Confirm your email address"
-        response = await client.post("/api/v1/auth/verify", json={"token": token_from(message)})
-        assert response.status_code == 204
-        me = await client.get("/api/v1/me", headers=account.headers)
-        assert me.json()["email_verified"] is True
+    client = sqlite_client
+    account = await register(client, "embedded@example.com")
+    deadline = time.monotonic() + 15
+    # A delivered message is renamed into new/ in one step, so a file there is complete.
+    while not list(maildir.glob("new/*")):
+        assert time.monotonic() < deadline, "no mail in the maildir after 15 s"
+        await asyncio.sleep(0.05)
+    box = mailbox.Maildir(maildir, create=False)
+    [key] = box.keys()
+    message = message_from_bytes(box.get_bytes(key), policy=policy.default)
+    assert message["To"] == account.email
+    assert message["Subject"] == "Confirm your email address"
+    response = await client.post("/api/v1/auth/verify", json={"token": token_from(message)})
+    assert response.status_code == 204
+    me = await client.get("/api/v1/me", headers=account.headers)
+    assert me.json()["email_verified"] is True
 
 
 async def test_a_new_verification_mail_can_be_requested_until_verified(
