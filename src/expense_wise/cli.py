@@ -49,10 +49,15 @@ def serve(host: str | None, port: int | None, workers: int | None, migrate: bool
     """Serve the HTTP API (uvicorn)."""
     import uvicorn
 
-    from expense_wise.logging import configure_logging
+    from expense_wise.logging import configure_logging, get_logger
 
     settings = settings_or_exit()
     configure_logging(settings.server.log_level, json_output=settings.app_env == "production")
+    embedded = settings.embedded and settings.database.is_sqlite
+    get_logger("expense_wise").info(
+        "embedded default: no external servers needed" if embedded else "production setup",
+        **settings.describe(),
+    )
     if migrate if migrate is not None else settings.database.is_sqlite:
         # The embedded default creates its database on first start; production migrates as
         # a separate one-shot step before each rollout.
