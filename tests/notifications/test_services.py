@@ -156,3 +156,18 @@ def test_retry_delays_double_up_to_an_hour() -> None:
         3600,
         3600,
     ]
+
+
+def test_user_supplied_text_is_escaped_in_html_bodies() -> None:
+    from expense_wise.domain.notifications import templates
+
+    alert = templates.budget_alert("<b>Fun</b> & games", "May 2024", 80, "8.00", "10.00", "EUR")
+    assert "<b>Fun</b>" in alert.text and "<b>Fun</b>" not in alert.html
+    assert "&lt;b&gt;Fun&lt;/b&gt; &amp; games" in alert.html
+    summary = templates.monthly_summary(
+        "May 2024",
+        [templates.SummaryLine("Total", "EUR", "1.00", 1)],
+        [templates.SummaryLine("<img src=x>", "EUR", "1.00", 1)],
+        "opt out",
+    )
+    assert "<img" not in summary.html and "&lt;img src=x&gt;" in summary.html
