@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 
 from expense_wise.backup import manifest as mf
-from expense_wise.backup.catalog import load_manifests
+from expense_wise.backup.catalog import find_backup, load_manifests
 from expense_wise.backup.postgres import Database
 from expense_wise.backup.targets import DirectoryTarget
 from expense_wise.db.migrate import current_revision, head_revision
@@ -103,6 +103,8 @@ async def test_round_trip_restores_every_table_and_receipt_exactly(
     listing = run_cli(env, "list", "--json")
     kinds = sorted(entry["kind"] for entry in json.loads(listing.output))
     assert kinds == ["safety", "scheduled"]
+    # --latest still means the newest scheduled backup, not the safety one.
+    assert find_backup(DirectoryTarget(Path(env["BACKUP_DIR"])), None, True).id == manifest.id
 
 
 async def test_stock_pg_restore_loads_the_archive(backup_env: dict[str, str]) -> None:

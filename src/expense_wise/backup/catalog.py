@@ -30,7 +30,10 @@ def find_backup(target: Target, backup_id: str | None, latest: bool) -> mf.Manif
     if latest:
         if not manifests:
             raise BackupError(f"no backups in {target.description}")
-        return manifests[0]
+        # Safety backups (taken by a restore of the data it replaced) are not what "latest"
+        # means to someone restoring or verifying; they are restored by id.
+        scheduled = [item for item in manifests if item.kind != "safety"]
+        return (scheduled or manifests)[0]
     assert backup_id is not None
     wanted = backup_id.removesuffix(mf.MANIFEST_SUFFIX).removesuffix(mf.ARCHIVE_SUFFIX)
     for manifest in manifests:
