@@ -156,8 +156,9 @@ async def test_restore_into_another_database_refuses_data_unless_forced(
     backup_env: dict[str, str],
 ) -> None:
     env = backup_env
-    await seed_through_api(env, receipts=0)
+    await seed_through_api(env, receipts=1)
     assert run_cli(env, "create").exit_code == 0
+    files_before = receipt_files(env)
     url = (
         Database(env["DATABASE_URL"])
         .with_name(Database(env["DATABASE_URL"]).name + "_copy")
@@ -179,6 +180,9 @@ async def test_restore_into_another_database_refuses_data_unless_forced(
     )
     assert forced.exit_code == 0, forced.stderr
     assert database_contents(url) == database_contents(env["DATABASE_URL"])
+    # The application's receipt files belong to its own database: left alone.
+    assert receipt_files(env) == files_before
+    assert sorted(path.name for path in Path(env["DATA_DIR"]).iterdir()) == ["receipts"]
 
 
 def table_digests(url: str) -> dict[str, str]:

@@ -171,7 +171,11 @@ def restore_backup(
                     ran=migrate, revision=result.revision, backup_revision=manifest.revision
                 )
 
-            if manifest.receipts is not None and manifest.receipts.storage == "s3":
+            if manifest.receipts is not None and other_database:
+                # The receipt store belongs to the application's database: a copy restored
+                # elsewhere (to inspect old data) must not change it.
+                reporter.note("receipts left as they are: the target is not the app's database")
+            elif manifest.receipts is not None and manifest.receipts.storage == "s3":
                 with reporter.step("receipts: pin object versions") as step:
                     result.receipts = _pin_receipt_versions(settings, manifest.receipts, fresh)
                     step.update(**result.receipts)
