@@ -13,7 +13,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from expense_wise.logging import get_logger
 
@@ -84,6 +84,20 @@ def integrity_error_handler(_request: Request[Any, Any, Any], exc: IntegrityErro
     log.warning("integrity error", error=str(exc.orig))
     return _error_response(
         409, {"status_code": 409, "detail": "the request conflicts with the current data"}
+    )
+
+
+def data_error_handler(_request: Request[Any, Any, Any], exc: DataError) -> Response[Any]:
+    # Input that passed validation but that the database cannot store, e.g. a NUL character
+    # in a text field on PostgreSQL: the client's fault, so a 422 and not a 500.
+    reason = str(exc.orig).splitlines()[0] if exc.orig else "invalid value"
+    return _error_response(
+        422,
+        {
+            "status_code": 422,
+            "detail": f"a value cannot be stored: {reason}",
+            "errors": [{"field": None, "message": reason}],
+        },
     )
 
 

@@ -378,3 +378,13 @@ async def test_import_without_file_is_422(client, alice):
         "/api/v1/expenses/import", data={"other": "x"}, headers=alice.headers
     )
     assert 400 <= response.status_code < 500
+
+
+async def test_nul_characters_are_refused_not_crashing(client, alice):
+    listed = await client.get("/api/v1/expenses?q=a%00b", headers=alice.headers)
+    assert listed.status_code == 422
+    created = await client.post(
+        "/api/v1/expenses", json=expense_body(merchant="a\x00b"), headers=alice.headers
+    )
+    assert created.status_code == 422
+    assert created.json()["errors"]
