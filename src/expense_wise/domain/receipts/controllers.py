@@ -16,6 +16,7 @@ from expense_wise.api import error_responses, page_size
 from expense_wise.domain.accounts.auth import AuthUser
 from expense_wise.domain.expenses import schemas as expense_schemas
 from expense_wise.domain.expenses import services as expense_services
+from expense_wise.domain.notifications.services import dispatch_queued_emails
 from expense_wise.domain.receipts import schemas, services
 
 # Room for the multipart envelope around a file of the maximum size.
@@ -123,6 +124,7 @@ class ReceiptController(Controller):
     )
     async def create_expense_from_receipt(
         self,
+        state: State,
         session: AsyncSession,
         current_user: AuthUser,
         receipt_id: uuid.UUID,
@@ -131,6 +133,7 @@ class ReceiptController(Controller):
         row = await services.create_expense_from_receipt(
             session, current_user.id, receipt_id, data or schemas.ExpenseFromReceipt()
         )
+        await dispatch_queued_emails(session, state.queue)  # budget alerts
         return expense_services.to_schema(row)
 
     @delete(

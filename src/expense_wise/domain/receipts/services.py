@@ -363,9 +363,9 @@ async def create_expense_from_receipt(
         tags=overrides.tags,
         payment_method=overrides.payment_method,
     )
-    expense = await expenses.build_expense(session, user_id, data)
+    # The same path as any new expense: category guess, duplicate hint, budget alerts.
+    expense = await expenses.create_expense(session, user_id, data)
     expense.receipt_id = receipt.id
-    session.add(expense)
     await session.flush()
     # Conditional, so two concurrent requests cannot both link an expense to one receipt.
     linked = await session.execute(
