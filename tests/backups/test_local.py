@@ -277,7 +277,8 @@ def test_create_fails_cleanly_without_a_database(tmp_path: Path) -> None:
     }
     result = run_cli(env, "create", "--to", str(tmp_path / "out"))
     assert result.exit_code != 0
-    assert not any((tmp_path / "out").glob("*")) if (tmp_path / "out").exists() else True
+    assert "ew_backup_does_not_exist" in result.stderr
+    assert list((tmp_path / "out").glob("*")) == []
 
 
 async def test_restore_wants_yes_off_a_terminal_and_runs_no_migration_at_head(
