@@ -63,3 +63,21 @@ def test_check_age_rejects_a_bad_duration(tmp_path: Path) -> None:
     env = {"APP_ENV": "test", "DATA_DIR": str(tmp_path / "var")}
     result = run_cli(env, "list", "--from", str(tmp_path), "--check-age", "soon")
     assert result.exit_code == 2
+
+
+def test_prune_command_dry_run_then_delete(tmp_path: Path) -> None:
+    env = {"APP_ENV": "test", "DATA_DIR": str(tmp_path / "var"), "BACKUP_KEEP_DAILY": "2"}
+    backups = [backup(hours_ago(24 * days + 1)) for days in range(5)]
+    write(tmp_path, *backups)
+    dry = run_cli(env, "prune", "--keep-weekly", "0", "--keep-monthly", "0", "--from",
+                  str(tmp_path), "--dry-run")  # fmt: skip
+    assert dry.exit_code == 0, dry.stderr
+    assert "dry run: 3 backups would be deleted, 2 kept" in dry.output
+    assert len(list(tmp_path.glob("*.json"))) == 5
+
+    done = run_cli(env, "prune", "--keep-weekly", "0", "--keep-monthly", "0", "--from",
+                   str(tmp_path))  # fmt: skip
+    assert done.exit_code == 0, done.stderr
+    assert sorted(path.stem for path in tmp_path.glob("*.json")) == sorted(
+        item.id for item in backups[:2]
+    )
