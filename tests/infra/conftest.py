@@ -1,77 +1,12 @@
-"""Shared helpers for the infrastructure tests (stdlib, PyYAML, python-hcl2, subprocess).
-
-Two HCL parsers install under the module name ``hcl2``: python-hcl2 4.x returns plain
-attribute values, checkov's bc-python-hcl2 wraps each attribute value in a one-item
-list. ``hcl_attr`` reads an attribute either way so the tests do not care which won.
-"""
+"""Fixtures for the infrastructure tests; the helpers live in infra_helpers."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-
-yaml = pytest.importorskip("yaml")
-hcl2 = pytest.importorskip("hcl2")
-
-REPO = Path(__file__).resolve().parents[2]
-OVERLAYS = ("staging", "production")
-
-
-def _parser_wraps_values() -> bool:
-    return hcl2.loads("a = 1\n") == {"a": [1]}
-
-
-WRAPPED = _parser_wraps_values()
-
-
-def hcl_attr(block: dict[str, Any], name: str, default: Any = None) -> Any:
-    """An attribute of a parsed HCL block, unwrapped for either parser."""
-    if name not in block:
-        return default
-    value = block[name]
-    return value[0] if WRAPPED and isinstance(value, list) and len(value) == 1 else value
-
-
-def hcl_blocks(block: dict[str, Any], kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(label, body) for every labelled sub-block `kind "label" { ... }`."""
-    for entry in block.get(kind, []):
-        yield from entry.items()
-
-
-def hcl_block(block: dict[str, Any], kind: str) -> dict[str, Any]:
-    """The single unlabelled sub-block `kind { ... }` ({} when absent)."""
-    entries = block.get(kind, [])
-    return entries[0] if entries else {}
-
-
-def load_hcl(path: Path) -> dict[str, Any]:
-    with path.open() as handle:
-        return hcl2.load(handle)
-
-
-def nomad_files() -> list[Path]:
-    return sorted((REPO / "nomad").glob("*.nomad.hcl"))
-
-
-def terraform_files() -> list[Path]:
-    return sorted((REPO / "terraform").rglob("*.tf"))
-
-
-def kustomize_build(path: Path) -> list[dict[str, Any]]:
-    if shutil.which("kubectl"):
-        command = ["kubectl", "kustomize", str(path)]
-    elif shutil.which("kustomize"):
-        command = ["kustomize", "build", str(path)]
-    else:
-        pytest.skip("neither kubectl nor kustomize is on PATH")
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stderr
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+from infra_helpers import OVERLAYS, REPO, kustomize_build
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from conftest import REPO, yaml
+from infra_helpers import REPO, yaml
 
 INVENTORIES = ("local", "staging", "production")
 ROLES = sorted(p for p in (REPO / "roles").iterdir() if p.is_dir())

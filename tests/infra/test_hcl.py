@@ -5,8 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from conftest import REPO, hcl_attr, hcl_block, hcl_blocks, load_hcl, nomad_files, terraform_files
+from infra_helpers import (
+    REPO,
+    hcl_attr,
+    hcl_block,
+    hcl_blocks,
+    load_hcl,
+    nomad_files,
+    terraform_files,
+)
 
 MODULE_FILES = ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md")
 MODULES = sorted(p for p in (REPO / "terraform" / "modules").iterdir() if p.is_dir())

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from conftest import OVERLAYS, REPO, yaml
+from infra_helpers import OVERLAYS, REPO, yaml
 
 WORKLOAD_KINDS = {"Deployment", "Job", "CronJob"}
 SELECTOR_KEYS = {"app.kubernetes.io/name", "app.kubernetes.io/component"}

@@ -6,8 +6,7 @@ import re
 from typing import Any
 
 import pytest
-
-from conftest import (
+from infra_helpers import (
     REPO,
     hcl_attr,
     hcl_block,

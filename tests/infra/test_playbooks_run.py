@@ -9,8 +9,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-
-from conftest import REPO
+from infra_helpers import REPO
 
 CLI = REPO / ".venv" / "bin" / "expense-wise"
 PG = ["-h", "127.0.0.1", "-p", "5432", "-U", "postgres"]
