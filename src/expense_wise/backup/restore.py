@@ -304,8 +304,22 @@ def _unpack_receipts(archive: Path, settings: Settings, stamp: str) -> Path:
     staging = root.with_name(f".{root.name}.restore_{stamp}")
     staging.mkdir(parents=True)
     with tarfile.open(archive, mode="r:") as tar:
-        tar.extractall(staging, filter="data")
+        _extract_safely(tar, staging)
     return staging
+
+
+def _extract_safely(tar: tarfile.TarFile, destination: Path) -> None:
+    """Extract only plain files and directories inside `destination`. Python's "data" filter
+    does this where it exists (3.11.4+); Debian bookworm's 3.11.2 predates it."""
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(destination, filter="data")
+        return
+    root = destination.resolve()
+    for member in tar.getmembers():
+        target = (root / member.name).resolve()
+        if not (member.isfile() or member.isdir()) or not target.is_relative_to(root):
+            raise ValueError(f"refusing unsafe receipt archive member {member.name!r}")
+    tar.extractall(destination)  # noqa: S202 - every member was checked above
 
 
 def _swap_directories(current: Path, replacement: Path, stamp: str) -> str | None:
