@@ -4,7 +4,7 @@ import uuid
 from typing import Annotated
 
 from litestar import Controller, delete, get, patch, post
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expense_wise.api import error_responses
@@ -53,6 +53,6 @@ class CategoryController(Controller):
         session: AsyncSession,
         current_user: AuthUser,
         category_id: uuid.UUID,
-        reassign_to: Annotated[uuid.UUID | None, Parameter(query="reassign_to")] = None,
+        reassign_to: Annotated[uuid.UUID | None, QueryParameter(name="reassign_to")] = None,
     ) -> None:
         await services.delete_category(session, current_user.id, category_id, reassign_to)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import State, UploadFile
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, Parameter
+from litestar.params import Body, HeaderParameter, QueryParameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,7 +45,7 @@ class ExpenseController(Controller):
         session: AsyncSession,
         current_user: AuthUser,
         data: schemas.ExpenseCreate,
-        idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key")] = None,
+        idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key")] = None,
     ) -> Response[schemas.Expense]:
         async def create() -> tuple[int, schemas.Expense]:
             row = await services.create_expense(session, current_user.id, data)
@@ -64,8 +64,8 @@ class ExpenseController(Controller):
         session: AsyncSession,
         current_user: AuthUser,
         filters: schemas.ExpenseFilters,
-        limit: Annotated[int | None, Parameter(query="limit", ge=1, le=200)] = None,
-        cursor: Annotated[str | None, Parameter(query="cursor", max_length=200)] = None,
+        limit: Annotated[int | None, QueryParameter(name="limit", ge=1, le=200)] = None,
+        cursor: Annotated[str | None, QueryParameter(name="cursor", max_length=200)] = None,
     ) -> schemas.ExpensePage:
         rows, next_cursor = await services.list_expenses(
             session, current_user.id, filters, page_size(limit), cursor
@@ -85,7 +85,7 @@ class ExpenseController(Controller):
         state: State,
         current_user: AuthUser,
         filters: schemas.ExpenseFilters,
-        format: Annotated[str, Parameter(query="format", pattern="^csv$")] = "csv",
+        format: Annotated[str, QueryParameter(name="format", pattern="^csv$")] = "csv",
     ) -> Stream:
         return Stream(
             csv_io.export_csv(

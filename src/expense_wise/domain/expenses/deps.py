@@ -7,26 +7,27 @@ import uuid
 from typing import Annotated
 
 from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 
 from expense_wise.domain.expenses.schemas import ExpenseFilters
 
 
 def provide_expense_filters(
     date_from: Annotated[
-        dt.date | None, Parameter(query="from", description="Earliest occurred_on (inclusive)")
+        dt.date | None, QueryParameter(name="from", description="Earliest occurred_on (inclusive)")
     ] = None,
     date_to: Annotated[
-        dt.date | None, Parameter(query="to", description="Latest occurred_on (inclusive)")
+        dt.date | None, QueryParameter(name="to", description="Latest occurred_on (inclusive)")
     ] = None,
-    category_id: Annotated[uuid.UUID | None, Parameter(query="category_id")] = None,
-    tag: Annotated[str | None, Parameter(query="tag", max_length=50)] = None,
+    category_id: Annotated[uuid.UUID | None, QueryParameter(name="category_id")] = None,
+    tag: Annotated[str | None, QueryParameter(name="tag", max_length=50)] = None,
     q: Annotated[
-        str | None, Parameter(query="q", max_length=200, description="Text in merchant or note")
+        str | None,
+        QueryParameter(name="q", max_length=200, description="Text in merchant or note"),
     ] = None,
-    min_amount: Annotated[str | None, Parameter(query="min_amount", max_length=30)] = None,
-    max_amount: Annotated[str | None, Parameter(query="max_amount", max_length=30)] = None,
-    currency: Annotated[str | None, Parameter(query="currency", pattern=r"^[A-Z]{3}$")] = None,
+    min_amount: Annotated[str | None, QueryParameter(name="min_amount", max_length=30)] = None,
+    max_amount: Annotated[str | None, QueryParameter(name="max_amount", max_length=30)] = None,
+    currency: Annotated[str | None, QueryParameter(name="currency", pattern=r"^[A-Z]{3}$")] = None,
 ) -> ExpenseFilters:
     return ExpenseFilters(
         date_from=date_from,

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from litestar import Controller, Response, Router, delete, get, post
 from litestar.datastructures import State, UploadFile
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, Parameter
+from litestar.params import Body, QueryParameter
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_307_TEMPORARY_REDIRECT
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -63,13 +63,15 @@ class ReceiptController(Controller):
         self,
         session: AsyncSession,
         current_user: AuthUser,
-        limit: Annotated[int | None, Parameter(query="limit", ge=1, le=200)] = None,
-        cursor: Annotated[str | None, Parameter(query="cursor", max_length=200)] = None,
+        limit: Annotated[int | None, QueryParameter(name="limit", ge=1, le=200)] = None,
+        cursor: Annotated[str | None, QueryParameter(name="cursor", max_length=200)] = None,
         q: Annotated[
             str | None,
-            Parameter(query="q", max_length=200, description="Text in the OCR text or merchant"),
+            QueryParameter(
+                name="q", max_length=200, description="Text in the OCR text or merchant"
+            ),
         ] = None,
-        status: Annotated[schemas.ReceiptStatus | None, Parameter(query="status")] = None,
+        status: Annotated[schemas.ReceiptStatus | None, QueryParameter(name="status")] = None,
     ) -> schemas.ReceiptPage:
         rows, next_cursor = await services.list_receipts(
             session, current_user.id, page_size(limit), cursor, q=q, status=status

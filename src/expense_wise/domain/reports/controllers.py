@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, get
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expense_wise.api import error_responses
@@ -23,6 +23,6 @@ class ReportController(Controller):
         session: AsyncSession,
         current_user: AuthUser,
         filters: ExpenseFilters,
-        group_by: Annotated[schemas.GroupBy, Parameter(query="group_by")] = "category",
+        group_by: Annotated[schemas.GroupBy, QueryParameter(name="group_by")] = "category",
     ) -> schemas.Summary:
         return await services.summary(session, current_user.id, filters, group_by)
