@@ -561,7 +561,7 @@ _BUSINESS_WORD: Final = re.compile(
     r"|\bFOOD|\bSHOP\b|\bHOTEL\b|\bMOTOR\b|\bAUTO\b|\bGROUP\b|\bOUTLET\b"
 )
 # "SON BHD", "SDN BH0", "5DN BHO": the Malaysian private-company suffix as OCR often reads it.
-_SDN_BHD: Final = re.compile(r"\b[S5][DO0]N\.?\s*B[HN][DO0]\b")
+_SDN_BHD: Final = re.compile(r"\b[S5][DO0]N[.,]?\s*B[HN][DO0]\b")
 _ADDRESS: Final = re.compile(
     r"\bJALAN\b|\bJLN\b|\bLOT\b|\bNO\s*[.:,]|\bTAMAN\b|\bTMN\b|\bLORONG\b|\bROAD\b|\bSTREET\b"
     r"|\bFLOOR\b|\bBLOCK\b|\bBLK\b|\bLEVEL\b|\bUNIT\b|\bPLAZA\b|\bKAWASAN\b|\bBANDAR\b"
@@ -672,6 +672,7 @@ def _clean_merchant(upper: str) -> str:
     name = _REGISTRATION.sub(" ", _merchant_words_fixed(upper))
     name = _TRAILING_REGISTRATION.sub(" ", name)
     name = re.sub(r"\(\s*\)", " ", name)
+    name = re.sub(r"\(\s+", "(", re.sub(r"\s+\)", ")", name))
     name = name.strip(" .,:;-*~'\"|_")
     return " ".join(name.split())
 
