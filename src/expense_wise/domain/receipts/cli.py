@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from expense_wise.domain.receipts.extraction import ExtractedFields, extract_from_bytes
-from expense_wise.domain.receipts.ocr import ImageRejected
+if TYPE_CHECKING:
+    from expense_wise.domain.receipts.extraction import ExtractedFields
+    from expense_wise.domain.receipts.ocr import ImageRejected
 
 
 @click.group(name="receipts")
@@ -24,6 +26,10 @@ def receipts() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per file per line.")
 def extract(files: tuple[Path, ...], as_json: bool) -> None:
     """OCR each FILE and print the merchant, date, total and currency found on it."""
+    # Imported here: every other `expense-wise` command would pay for Tesseract's bindings.
+    from expense_wise.domain.receipts.extraction import extract_from_bytes
+    from expense_wise.domain.receipts.ocr import ImageRejected
+
     failed = False
     if not as_json:
         click.echo(f"{'FILE':<32} {'MERCHANT':<36} {'DATE':<10} {'TOTAL':>10} CUR")
