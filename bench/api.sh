@@ -58,6 +58,7 @@ REF_DB="${TAG}_ref"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ew-bench.XXXXXX")
 APP_PID=""
 REF_PID=""
+BENCH_PID=""
 DBS_CREATED=()
 export PGHOST="$PG_HOST" PGPORT="$PG_PORT" PGUSER="$PG_USER" PGCONNECT_TIMEOUT=5
 
@@ -76,6 +77,7 @@ cleanup() {
   local status=$?
   trap - EXIT INT TERM
   set +e
+  stop_group "$BENCH_PID"
   stop_group "$APP_PID"
   stop_group "$REF_PID"
   for db in "${DBS_CREATED[@]}"; do
@@ -146,13 +148,18 @@ setsid env DATABASE_URL="postgresql+psycopg://$PG_USER@$PG_HOST:$PG_PORT/$REF_DB
   >"$WORK/ref.log" 2>&1 </dev/null &
 REF_PID=$!
 
+# In its own process group, waited for in the background, so that a signal reaches the trap
+# at once and the cleanup can stop the load generator too.
 set +e
-"$PY" "$HERE/api_bench.py" \
+setsid "$PY" "$HERE/api_bench.py" \
   --app "http://127.0.0.1:$APP_PORT" --ref "http://127.0.0.1:$REF_PORT" \
   --dsn "postgresql://$PG_USER@$PG_HOST:$PG_PORT/$APP_DB" --load-sh "$REF_DIR/load.sh" \
   --ref-dsn "postgresql://$PG_USER@$PG_HOST:$PG_PORT/$REF_DB" \
-  --app-pgid "$APP_PID" --ref-pgid "$REF_PID"
+  --app-pgid "$APP_PID" --ref-pgid "$REF_PID" &
+BENCH_PID=$!
+wait "$BENCH_PID"
 status=$?
+BENCH_PID=""
 set -e
 rev=$(git -C "$APP_DIR" rev-parse --short HEAD 2>/dev/null || echo "?")
 dirty=$(git -C "$APP_DIR" status --porcelain -- src 2>/dev/null | wc -l)
