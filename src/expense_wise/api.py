@@ -13,7 +13,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from expense_wise.logging import get_logger
 
@@ -99,6 +99,19 @@ def data_error_handler(_request: Request[Any, Any, Any], exc: DataError) -> Resp
             "errors": [{"field": None, "message": reason}],
         },
     )
+
+
+def database_error_handler(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[Any]:
+    if exc.connection_invalidated:
+        # The database went away under this request (restart, failover); the pool has been
+        # renewed, so a retry will reach the new server.
+        log.warning("database connection lost", path=request.url.path, error=str(exc.orig))
+        return _error_response(
+            503,
+            {"status_code": 503, "detail": "database connection lost; retry the request"},
+            headers={"Retry-After": "1"},
+        )
+    return internal_error_handler(request, exc)
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

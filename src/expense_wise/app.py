@@ -17,11 +17,12 @@ from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from expense_wise import __version__
 from expense_wise.api import (
     data_error_handler,
+    database_error_handler,
     http_exception_handler,
     integrity_error_handler,
     internal_error_handler,
@@ -149,6 +150,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             HTTPException: http_exception_handler,
             IntegrityError: integrity_error_handler,
             DataError: data_error_handler,
+            DBAPIError: database_error_handler,
             Exception: internal_error_handler,
         },
         cors_config=cors,

@@ -35,19 +35,26 @@ class CounterStore(Protocol):
         ...
 
 
+# One round trip, atomic: count the hit, start the window's expiry on its first hit, and
+# return the count with the time left.
+_HIT_SCRIPT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
+
+
 class RedisCounterStore:
     def __init__(self, redis: Any, key_prefix: str) -> None:
         self.redis = redis
         self.key_prefix = key_prefix
+        self.hit_script = redis.register_script(_HIT_SCRIPT)
 
     async def hit(self, key: str, window_ms: int) -> tuple[int, int]:
         now_ms = int(time.time() * 1000)
         window_start = now_ms - now_ms % window_ms
         redis_key = f"{self.key_prefix}ratelimit:{key}:{window_start}"
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.incr(redis_key)
-            pipe.pexpire(redis_key, window_ms + 1000)
-            count, _ = await pipe.execute()
+        count = await self.hit_script(keys=[redis_key], args=[window_ms + 1000])
         return int(count), window_start + window_ms - now_ms
 
 

@@ -63,8 +63,9 @@ def encode_access_token(user_id: uuid.UUID, secret: str, ttl_seconds: int) -> st
     return jwt.encode(claims, secret, algorithm=JWT_ALGORITHM)
 
 
-def decode_access_token(token: str, secret: str) -> uuid.UUID:
-    """The user id of a valid access token; InvalidToken for alg:none, tampering, expiry."""
+def decode_access_token(token: str, secret: str) -> tuple[uuid.UUID, float]:
+    """The user id and expiry (epoch seconds) of a valid access token; InvalidToken for
+    alg:none, tampering, expiry."""
     try:
         claims: dict[str, Any] = jwt.decode(
             token, secret, algorithms=[JWT_ALGORITHM], options={"require": ["exp", "sub"]}
@@ -74,6 +75,6 @@ def decode_access_token(token: str, secret: str) -> uuid.UUID:
     if claims.get("type") != "access":
         raise InvalidToken("not an access token")
     try:
-        return uuid.UUID(str(claims["sub"]))
+        return uuid.UUID(str(claims["sub"])), float(claims["exp"])
     except ValueError as error:
         raise InvalidToken("malformed subject") from error

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from alembic import command
 
 from expense_wise.backup import restore as restore_module
 from expense_wise.backup.catalog import load_manifests
 from expense_wise.backup.postgres import BackupError
 from expense_wise.backup.report import Reporter
 from expense_wise.backup.targets import DirectoryTarget
-from expense_wise.db.migrate import current_revision, head_revision
+from expense_wise.db.migrate import alembic_config, current_revision, head_revision
 from expense_wise.settings import load_settings
 from tests.backups.conftest import database_contents, run_cli, seed_through_api
 
@@ -37,11 +38,11 @@ def test_this_release_knows_its_own_revisions() -> None:
 async def test_a_backup_older_than_head_is_migrated_on_the_copy(
     backup_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Only one migration exists, so the "older" backup is one at 0001 restored by a release
-    # that believes its head is later: the decision says upgrade, the real Alembic upgrade
-    # runs on the restored copy, and (0001 being the real head) changes nothing.
+    # A database at revision 0001 (one migration behind) is backed up; restoring it with this
+    # release runs the real upgrade to head on the restored copy before it is swapped in.
     env = backup_env
     await seed_through_api(env, receipts=0)
+    command.downgrade(alembic_config(env["DATABASE_URL"]), "0001")
     assert run_cli(env, "create").exit_code == 0
     before = database_contents(env["DATABASE_URL"])
     upgraded: list[str] = []
@@ -51,8 +52,6 @@ async def test_a_backup_older_than_head_is_migrated_on_the_copy(
         upgraded.append(url)
         real_upgrade(url)
 
-    monkeypatch.setattr(restore_module, "head_revision", lambda: "0002_future")
-    monkeypatch.setattr(restore_module, "known_revisions", lambda: {"0001", "0002_future"})
     monkeypatch.setattr(restore_module, "upgrade", recording_upgrade)
 
     target = DirectoryTarget(Path(env["BACKUP_DIR"]))
@@ -67,8 +66,11 @@ async def test_a_backup_older_than_head_is_migrated_on_the_copy(
         safety_backup=False,
     )
     assert result.migrated_from == "0001"
-    assert result.revision == head_revision()
+    assert result.revision == head_revision() != "0001"
     (migrated_url,) = upgraded
     assert "_restore_" in migrated_url  # the copy, before it was swapped in
     assert current_revision(env["DATABASE_URL"]) == head_revision()
-    assert database_contents(env["DATABASE_URL"]) == before
+    after = database_contents(env["DATABASE_URL"])
+    assert after.pop("public.alembic_version") == [(f"({head_revision()})",)]
+    before.pop("public.alembic_version")
+    assert after == before

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -22,15 +23,20 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
         database = make_url(settings.url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(settings.url, connect_args={"timeout": 30})
+        engine = create_async_engine(
+            settings.url, connect_args={"timeout": 30}, json_deserializer=msgspec.json.decode
+        )
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         return engine
     return create_async_engine(
         settings.url,
         pool_size=settings.pool_size,
         max_overflow=settings.pool_size,
-        pool_pre_ping=True,
+        # No ping per checkout (a round trip on every request): a connection that died under
+        # us fails its request with a retryable 503 (see api.py) and the pool is renewed.
+        pool_pre_ping=False,
         pool_recycle=1800,
+        json_deserializer=msgspec.json.decode,
     )
 
 

@@ -4,6 +4,7 @@ except the public auth endpoints and the ops endpoints."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,36 @@ class AuthUser:
     via: str  # "jwt" | "personal_token"
 
 
+class VerifiedTokenCache:
+    """Access tokens this process has already verified, until they expire. A client sends
+    the same token for many requests; checking its signature once is enough."""
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self.capacity = capacity
+        self.entries: dict[str, tuple[AuthUser, float]] = {}
+
+    def get(self, token: str) -> AuthUser | None:
+        entry = self.entries.get(token)
+        if entry is None:
+            return None
+        if entry[1] <= time.time():
+            self.entries.pop(token, None)
+            return None
+        return entry[0]
+
+    def put(self, token: str, user: AuthUser, expires_at: float) -> None:
+        if len(self.entries) >= self.capacity:
+            self.entries.clear()  # crude but bounded; the next requests re-verify
+        self.entries[token] = (user, expires_at)
+
+
+def _verified_tokens(state: Any) -> VerifiedTokenCache:
+    cache: VerifiedTokenCache | None = getattr(state, "verified_tokens", None)
+    if cache is None:
+        cache = state.verified_tokens = VerifiedTokenCache()
+    return cache
+
+
 def _unauthorized(detail: str = "invalid or expired token") -> NotAuthorizedException:
     return NotAuthorizedException(detail=detail, headers={"WWW-Authenticate": "Bearer"})
 
@@ -56,11 +87,15 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
         if token.startswith(PERSONAL_TOKEN_PREFIX):
             user_id = await self._personal_token_user(state.session_factory, token)
             return AuthenticationResult(user=AuthUser(user_id, "personal_token"), auth=None)
-        try:
-            user_id = decode_access_token(token, state.settings.auth.jwt_secret)
-        except InvalidToken as error:
-            raise _unauthorized() from error
-        return AuthenticationResult(user=AuthUser(user_id, "jwt"), auth=None)
+        user = _verified_tokens(state).get(token)
+        if user is None:
+            try:
+                user_id, expires_at = decode_access_token(token, state.settings.auth.jwt_secret)
+            except InvalidToken as error:
+                raise _unauthorized() from error
+            user = AuthUser(user_id, "jwt")
+            _verified_tokens(state).put(token, user, expires_at)
+        return AuthenticationResult(user=user, auth=None)
 
     @staticmethod
     async def _personal_token_user(session_factory: Any, token: str) -> uuid.UUID:

@@ -67,12 +67,10 @@ class ExpenseController(Controller):
         limit: Annotated[int | None, QueryParameter(name="limit", ge=1, le=200)] = None,
         cursor: Annotated[str | None, QueryParameter(name="cursor", max_length=200)] = None,
     ) -> schemas.ExpensePage:
-        rows, next_cursor = await services.list_expenses(
+        items, next_cursor = await services.list_expenses(
             session, current_user.id, filters, page_size(limit), cursor
         )
-        return schemas.ExpensePage(
-            items=[services.to_schema(row) for row in rows], next_cursor=next_cursor
-        )
+        return schemas.ExpensePage(items=items, next_cursor=next_cursor)
 
     @get(
         "/api/v1/expenses/export",

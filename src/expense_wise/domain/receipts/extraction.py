@@ -18,6 +18,7 @@ from difflib import SequenceMatcher
 from typing import Final
 
 import msgspec
+from PIL import Image
 
 from expense_wise.domain.receipts.ocr import OcrResult, load_image, run_ocr
 
@@ -32,9 +33,57 @@ class ExtractedFields(msgspec.Struct):
     raw_text: str
 
 
+# An enlarged copy of the scan reads small or faint digits better but loses other words and
+# takes about twice as long, so it is read only when the first reading leaves the date or
+# the total missing or doubtful, and only those fields are taken from it.
+SECOND_LOOK_ENLARGE: Final = 1.5
+# A total found only by the no-label fallback (confidence 0.2) is as often wrong as right.
+_DOUBTFUL_TOTAL_CONFIDENCE: Final = 0.25
+
+
 def extract_from_bytes(data: bytes) -> ExtractedFields:
     """Decode, OCR and parse an uploaded receipt. Raises ImageRejected for unreadable files."""
-    return extract_fields(run_ocr(load_image(data)))
+    fields, _ = extract_from_image(load_image(data))
+    return fields
+
+
+def extract_from_image(image: Image.Image) -> tuple[ExtractedFields, bool]:
+    """OCR and parse a decoded receipt; also says whether it needed a second, closer look."""
+    first = extract_fields(run_ocr(image))
+    doubtful = fields_needing_second_look(first)
+    if not doubtful:
+        return first, False
+    second = extract_fields(run_ocr(image, enlarge=SECOND_LOOK_ENLARGE))
+    return merge_second_look(first, second, doubtful), True
+
+
+def fields_needing_second_look(fields: ExtractedFields) -> frozenset[str]:
+    """The fields ("date", "total") that a closer reading of the image might get right."""
+    doubtful = set()
+    if fields.date is None:
+        doubtful.add("date")
+    if fields.total is None or fields.confidence["total"] < _DOUBTFUL_TOTAL_CONFIDENCE:
+        doubtful.add("total")
+    return frozenset(doubtful)
+
+
+def merge_second_look(
+    first: ExtractedFields, second: ExtractedFields, doubtful: frozenset[str]
+) -> ExtractedFields:
+    """Take the doubtful fields from the second reading where it is surer of them."""
+    date, total = first.date, first.total
+    confidence = dict(first.confidence)
+    if "date" in doubtful and second.date is not None and first.date is None:
+        date = second.date
+        confidence["date"] = second.confidence["date"]
+    if (
+        "total" in doubtful
+        and second.total is not None
+        and (first.total is None or second.confidence["total"] > confidence["total"])
+    ):
+        total = second.total
+        confidence["total"] = second.confidence["total"]
+    return msgspec.structs.replace(first, date=date, total=total, confidence=confidence)
 
 
 def extract_fields(ocr: OcrResult) -> ExtractedFields:
@@ -483,7 +532,25 @@ def _date_from_match(match: re.Match[str]) -> tuple[datetime.date, bool] | None:
         swapped = _valid_date(year, day, month)  # month-first (US) layout
         if swapped is not None:
             return swapped, False
+        repaired = _valid_date(
+            year, _digit_repaired(groups["m"], 12), _digit_repaired(groups["d"], 31)
+        )
+        if repaired is not None:
+            return repaired, False
     return None
+
+
+# Leading digits OCR makes out of a faint 0 or a thin 1 in small print ("05/61/2018" for
+# 05/01/2018, "45/05/2017" for 15/05/2017).
+_MISREAD_ZERO: Final = "689"
+_MISREAD_LEADING_DIGIT: Final = {"6": "0", "8": "0", "9": "0", "4": "1", "7": "1"}
+
+
+def _digit_repaired(text: str, highest: int) -> int:
+    """A two-digit day or month above `highest`, with its first digit read again."""
+    if len(text) == 2 and int(text) > highest and text[0] in _MISREAD_LEADING_DIGIT:
+        return int(_MISREAD_LEADING_DIGIT[text[0]] + text[1])
+    return int(text)
 
 
 def _full_year(text: str) -> tuple[int | None, bool]:

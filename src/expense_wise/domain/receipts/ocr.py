@@ -131,9 +131,10 @@ def _too_large_message(width: int, height: int, max_pixels: int) -> str:
     return f"The image is too large ({width}x{height} pixels; the limit is {max_pixels} pixels)."
 
 
-def normalise_for_ocr(image: Image.Image) -> Image.Image:
+def normalise_for_ocr(image: Image.Image, enlarge: float = 1.0) -> Image.Image:
     """Grayscale on a white background, rescaled only when far outside Tesseract's range.
 
+    `enlarge` scales the result further (the second, closer reading of a receipt).
     No thresholding here: Tesseract binarises internally, and an adaptive (Sauvola) threshold
     read these scans no better than its default Otsu threshold.
     """
@@ -148,20 +149,24 @@ def normalise_for_ocr(image: Image.Image) -> Image.Image:
         scale = MIN_OCR_WIDTH / width
     elif width * height > MAX_OCR_PIXELS:
         scale = (MAX_OCR_PIXELS / (width * height)) ** 0.5
+    scale *= enlarge
     if scale != 1.0:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         gray = gray.resize(size, Image.Resampling.LANCZOS)
     return gray
 
 
-def run_ocr(image: Image.Image) -> OcrResult:
+def run_ocr(image: Image.Image, enlarge: float = 1.0) -> OcrResult:
     """Read the receipt's text with a single Tesseract run.
+
+    `enlarge` > 1 reads an enlarged copy: slower, and it trades some words for others, so it
+    is only used for a second look at fields the first reading left missing or doubtful.
 
     Tesseract runs single-threaded unless OMP_THREAD_LIMIT is already set: the worker runs
     one OCR per core, and OpenMP threads inside each would only compete for the same cores.
     """
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
-    prepared = normalise_for_ocr(image)
+    prepared = normalise_for_ocr(image, enlarge)
     # pytesseract hands the image over through a temporary file, PNG unless told otherwise;
     # compressing a receipt-sized PNG costs more than a tenth of Tesseract's own run time.
     prepared.format = "BMP"
