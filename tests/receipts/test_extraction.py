@@ -23,6 +23,8 @@ from expense_wise.domain.receipts.extraction import (
     ExtractedFields,
     extract_fields,
     extract_from_bytes,
+    fields_needing_second_look,
+    merge_second_look,
 )
 from expense_wise.domain.receipts.ocr import (
     ImageRejected,
@@ -116,9 +118,62 @@ def test_implausible_dates_are_rejected() -> None:
     assert fields.date is None
 
 
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("Date: 05/61/2018 11:44", datetime.date(2018, 1, 5)),  # month 01 read as 61
+        ("Date: 04/42/2017", datetime.date(2017, 12, 4)),  # month 12 read as 42
+        ("Date > 45/05/2017 10:49:40 AM", datetime.date(2017, 5, 15)),  # day 15 read as 45
+        ("Date: 30/09/2617", datetime.date(2017, 9, 30)),  # year 2017 read as 2617
+    ],
+)
+def test_dates_with_a_misread_digit_are_repaired(line: str, expected: datetime.date) -> None:
+    assert fields_from_text(f"SHOP\n{line}\nTOTAL 5.00").date == expected
+
+
+def test_a_valid_date_beats_a_repaired_one() -> None:
+    fields = fields_from_text("Ref 05/61/2018\n12/03/2018 10:11\nTOTAL 3.00")
+    assert fields.date == datetime.date(2018, 3, 12)
+
+
 def test_labelled_date_beats_other_dates() -> None:
     fields = fields_from_text("Printed 01/01/2019\nDate: 25/12/2018 10:11\nTOTAL 3.00")
     assert fields.date == datetime.date(2018, 12, 25)
+
+
+# --- second look ---------------------------------------------------------------------------
+
+
+def test_second_look_only_for_missing_date_or_doubtful_total() -> None:
+    sure = fields_from_text("SHOP\nDate: 25/12/2018\nTOTAL 27.00\nCASH 50.00\nCHANGE 23.00")
+    assert fields_needing_second_look(sure) == frozenset()
+    no_date = fields_from_text("SHOP\nTOTAL 27.00")
+    assert fields_needing_second_look(no_date) == {"date"}
+    unlabelled_total = fields_from_text("SHOP\nDate: 25/12/2018\nCOFFEE 4.50")
+    assert fields_needing_second_look(unlabelled_total) == {"total"}
+    nothing = fields_from_text("SHOP")
+    assert fields_needing_second_look(nothing) == {"date", "total"}
+
+
+def test_second_look_fills_only_the_doubtful_fields() -> None:
+    first = fields_from_text("GOOD SHOP SDN BHD\nCOFFEE 4.50\nTOTAL 9.00")
+    second = fields_from_text("BAD READING\nDate: 25/12/2018\nTOTAL 8.00")
+
+    merged = merge_second_look(first, second, fields_needing_second_look(first))
+
+    assert merged.date == datetime.date(2018, 12, 25)
+    assert merged.total == Decimal("9.00")  # the first reading's total was not in doubt
+    assert merged.merchant == "GOOD SHOP SDN BHD"
+    assert merged.raw_text == first.raw_text
+
+
+def test_second_look_replaces_a_fallback_total_with_a_labelled_one() -> None:
+    first = fields_from_text("SHOP\nCOFFEE 4.50\nT0T@L 8.0O")
+    second = fields_from_text("SHOP\nCOFFEE 4.50\nTOTAL 8.00")
+
+    merged = merge_second_look(first, second, fields_needing_second_look(first))
+
+    assert merged.total == Decimal("8.00")
 
 
 # --- merchant and currency ----------------------------------------------------------------

@@ -517,6 +517,12 @@ def _overlapping_matches(pattern: re.Pattern[str], text: str) -> list[re.Match[s
     return matches
 
 
+# Leading digits OCR makes out of a faint 0 or a thin 1 in small print ("05/61/2018" for
+# 05/01/2018, "45/05/2017" for 15/05/2017).
+_MISREAD_ZERO: Final = "689"
+_MISREAD_LEADING_DIGIT: Final = {"6": "0", "8": "0", "9": "0", "4": "1", "7": "1"}
+
+
 def _date_from_match(match: re.Match[str]) -> tuple[datetime.date, bool] | None:
     """The date a match stands for, and whether it was read without guessing."""
     groups = match.groupdict()
@@ -540,12 +546,6 @@ def _date_from_match(match: re.Match[str]) -> tuple[datetime.date, bool] | None:
     return None
 
 
-# Leading digits OCR makes out of a faint 0 or a thin 1 in small print ("05/61/2018" for
-# 05/01/2018, "45/05/2017" for 15/05/2017).
-_MISREAD_ZERO: Final = "689"
-_MISREAD_LEADING_DIGIT: Final = {"6": "0", "8": "0", "9": "0", "4": "1", "7": "1"}
-
-
 def _digit_repaired(text: str, highest: int) -> int:
     """A two-digit day or month above `highest`, with its first digit read again."""
     if len(text) == 2 and int(text) > highest and text[0] in _MISREAD_LEADING_DIGIT:
@@ -562,6 +562,11 @@ def _full_year(text: str) -> tuple[int | None, bool]:
     if len(text) == 4 and text.startswith("207"):
         # A thin "1" in small print is often read as "7" (2018 as 2078).
         guess = int("201" + text[3])
+        if _EARLIEST_YEAR <= guess <= _LATEST_YEAR:
+            return guess, False
+    if len(text) == 4 and text[0] == "2" and text[1] in _MISREAD_ZERO:
+        # A faint "0" read as "6", "8" or "9" (2018 as 2618).
+        guess = int("20" + text[2:])
         if _EARLIEST_YEAR <= guess <= _LATEST_YEAR:
             return guess, False
     return None, False
