@@ -321,7 +321,9 @@ async def list_expenses(
         .order_by(m.Expense.occurred_on.desc(), m.Expense.id.desc())
         .limit(limit + 1)
     )
-    rows = (await session.execute(query)).all()
+    # Core execution on the session's connection: plain rows, no ORM result machinery.
+    connection = await session.connection()
+    rows = (await connection.execute(query)).all()
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
