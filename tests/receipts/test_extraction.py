@@ -125,6 +125,7 @@ def test_implausible_dates_are_rejected() -> None:
         ("Date: 04/42/2017", datetime.date(2017, 12, 4)),  # month 12 read as 42
         ("Date > 45/05/2017 10:49:40 AM", datetime.date(2017, 5, 15)),  # day 15 read as 45
         ("Date: 30/09/2617", datetime.date(2017, 9, 30)),  # year 2017 read as 2617
+        ("41 Jun 2018 18:32", datetime.date(2018, 6, 11)),  # day 11 read as 41
     ],
 )
 def test_dates_with_a_misread_digit_are_repaired(line: str, expected: datetime.date) -> None:
@@ -153,6 +154,18 @@ def test_second_look_only_for_missing_date_or_doubtful_total() -> None:
     assert fields_needing_second_look(unlabelled_total) == {"total"}
     nothing = fields_from_text("SHOP")
     assert fields_needing_second_look(nothing) == {"date", "total"}
+
+
+def test_a_date_in_the_future_needs_a_second_look() -> None:
+    first = fields_from_text("SHOP\nDate: 25/12/2028\nTOTAL 27.00\nCASH 50.00\nCHANGE 23.00")
+    today = datetime.date(2026, 1, 10)
+    assert fields_needing_second_look(first, today) == {"date"}
+    second = fields_from_text("SHOP\nDate: 25/12/2025\nTOTAL 27.00")
+
+    merged = merge_second_look(first, second, frozenset({"date"}), today)
+
+    assert merged.date == datetime.date(2025, 12, 25)
+    assert fields_needing_second_look(first, datetime.date(2029, 1, 1)) == frozenset()
 
 
 def test_second_look_fills_only_the_doubtful_fields() -> None:

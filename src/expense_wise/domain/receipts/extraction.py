@@ -57,23 +57,37 @@ def extract_from_image(image: Image.Image) -> tuple[ExtractedFields, bool]:
     return merge_second_look(first, second, doubtful), True
 
 
-def fields_needing_second_look(fields: ExtractedFields) -> frozenset[str]:
-    """The fields ("date", "total") that a closer reading of the image might get right."""
+def fields_needing_second_look(
+    fields: ExtractedFields, today: datetime.date | None = None
+) -> frozenset[str]:
+    """The fields ("date", "total") that a closer reading of the image might get right.
+
+    A date is doubtful when missing or after `today` (default: the current date) by more
+    than a day (time zones); a total when missing or found only by the no-label fallback.
+    """
     doubtful = set()
-    if fields.date is None:
+    if not _plausible_date(fields.date, today):
         doubtful.add("date")
     if fields.total is None or fields.confidence["total"] < _DOUBTFUL_TOTAL_CONFIDENCE:
         doubtful.add("total")
     return frozenset(doubtful)
 
 
+def _plausible_date(date: datetime.date | None, today: datetime.date | None) -> bool:
+    latest = (today or datetime.date.today()) + datetime.timedelta(days=1)
+    return date is not None and date <= latest
+
+
 def merge_second_look(
-    first: ExtractedFields, second: ExtractedFields, doubtful: frozenset[str]
+    first: ExtractedFields,
+    second: ExtractedFields,
+    doubtful: frozenset[str],
+    today: datetime.date | None = None,
 ) -> ExtractedFields:
     """Take the doubtful fields from the second reading where it is surer of them."""
     date, total = first.date, first.total
     confidence = dict(first.confidence)
-    if "date" in doubtful and second.date is not None and first.date is None:
+    if "date" in doubtful and _plausible_date(second.date, today):
         date = second.date
         confidence["date"] = second.confidence["date"]
     if (
@@ -534,16 +548,16 @@ def _date_from_match(match: re.Match[str]) -> tuple[datetime.date, bool] | None:
     date = _valid_date(year, month, day)
     if date is not None:
         return date, year_certain
-    if not groups.get("mon"):
+    if groups.get("mon"):
+        repaired = _valid_date(year, month, _digit_repaired(groups["d"], 31))
+    else:
         swapped = _valid_date(year, day, month)  # month-first (US) layout
         if swapped is not None:
             return swapped, False
         repaired = _valid_date(
             year, _digit_repaired(groups["m"], 12), _digit_repaired(groups["d"], 31)
         )
-        if repaired is not None:
-            return repaired, False
-    return None
+    return (repaired, False) if repaired is not None else None
 
 
 def _digit_repaired(text: str, highest: int) -> int:
