@@ -89,14 +89,21 @@ def cron_jobs() -> list[CronJob]:
         every(generate_recurring_expenses, GENERATE_INTERVAL_SECONDS, run_at_startup=True),
         # Hourly on the 1st to 3rd: a worker down at the turn of the month still sends the
         # summary, and its dedupe key keeps it to one per user and month.
-        cron(send_monthly_summaries, day={1, 2, 3}, minute={17}, second={0}, unique=True),
+        cron(
+            instrumented(send_monthly_summaries),  # type: ignore[arg-type]
+            day={1, 2, 3},
+            minute={17},
+            second={0},
+            unique=True,
+        ),
     ]
     return jobs
 
 
 def every(job: JobFunction, seconds: int, *, run_at_startup: bool = False) -> CronJob:
     """A cron definition firing every `seconds` (a divisor of 60, or whole minutes dividing 60)."""
-    coroutine: Any = job  # arq types jobs with its own WorkerCoroutine protocol
+    # Counted and timed like queued jobs; arq types jobs with its own WorkerCoroutine protocol.
+    coroutine: Any = instrumented(job)
     if seconds < 60:
         return cron(
             coroutine, second=set(range(0, 60, seconds)), run_at_startup=run_at_startup, unique=True
@@ -328,7 +335,7 @@ class InProcessQueue:
 
     async def _fire(self, job: CronJob) -> None:
         name: str = job.coroutine.__name__  # type: ignore[attr-defined]
-        self.functions.setdefault(name, instrumented(job.coroutine))
+        self.functions.setdefault(name, job.coroutine)  # already instrumented by cron_jobs()
         # One run at a time per cron job, as ARQ's `unique` cron does.
         await self.enqueue(name, job_id=f"cron:{name}")
 
