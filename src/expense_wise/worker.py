@@ -32,6 +32,7 @@ from expense_wise.storage import create_storage
 JobFunction = Callable[..., Awaitable[Any]]
 MAX_TRIES = 5
 JOB_TIMEOUT_SECONDS = 300
+STOP_TIMEOUT_SECONDS = 10
 log = get_logger(__name__)
 
 
@@ -279,7 +280,11 @@ class InProcessQueue:
             self.scheduler.cancel()
         for task in list(self.tasks):
             task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        # Bounded: a job that swallows its cancellation must not hang shutdown. Owed work is
+        # in the database, and the sweepers pick it up at the next start.
+        running = [*self.tasks, *([self.scheduler] if self.scheduler else [])]
+        if running:
+            await asyncio.wait(running, timeout=STOP_TIMEOUT_SECONDS)
         if "engine" in self.ctx:
             await self.ctx["engine"].dispose()
 

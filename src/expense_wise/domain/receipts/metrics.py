@@ -9,18 +9,15 @@ and Redis.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from litestar import Litestar
 from prometheus_client import Gauge
 
 from expense_wise.domain.receipts import services
-from expense_wise.logging import get_logger
+from expense_wise.periodic import periodically
 
-log = get_logger(__name__)
 REFRESH_SECONDS = 15
 
 # "mostrecent": with several server processes (PROMETHEUS_MULTIPROC_DIR) a scrape reports
@@ -41,22 +38,6 @@ async def refresh_gauges(state: Any) -> None:
     JOB_QUEUE_DEPTH.set(await state.queue.queue_depth())
 
 
-async def _refresh_forever(state: Any) -> None:
-    while True:
-        try:
-            await refresh_gauges(state)
-        except Exception as error:  # a database or Redis hiccup must not end the loop
-            log.warning("could not refresh receipt gauges", error=str(error))
-        await asyncio.sleep(REFRESH_SECONDS)
-
-
-@contextlib.asynccontextmanager
-async def receipt_gauges(app: Litestar) -> AsyncIterator[None]:
+def receipt_gauges(app: Litestar) -> AbstractAsyncContextManager[None]:
     """App lifespan step (after the one that creates the engine and the queue)."""
-    task = asyncio.create_task(_refresh_forever(app.state))
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    return periodically("receipt gauges", lambda: refresh_gauges(app.state), REFRESH_SECONDS)
