@@ -321,8 +321,9 @@ async def list_expenses(
         .order_by(m.Expense.occurred_on.desc(), m.Expense.id.desc())
         .limit(limit + 1)
     )
-    # Core execution on the session's connection: plain rows, no ORM result machinery.
-    connection = await session.connection()
+    # One read, so no transaction: autocommit saves the BEGIN and ROLLBACK round trips, and
+    # Core execution skips the ORM's result machinery.
+    connection = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     rows = (await connection.execute(query)).all()
     next_cursor = None
     if len(rows) > limit:
