@@ -306,19 +306,20 @@ env = dict(item.split("=", 1) for item in config.get("Env", []))
 expected_env = {"HOST": "0.0.0.0", "HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1",
                 "DATA_DIR": "/tmp/expense-wise"}
 problems = [f"{k}={env.get(k)!r}" for k, v in expected_env.items() if env.get(k) != v]
-if config.get("User") not in ("10001", "10001:10001", "app"):
-    problems.append(f"User={config.get(\"User\")!r}")
-if config.get("Entrypoint") != ["expense-wise"]:
-    problems.append(f"Entrypoint={config.get(\"Entrypoint\")}")
-if config.get("Cmd") != ["serve"]:
-    problems.append(f"Cmd={config.get(\"Cmd\")}")
+user, entrypoint, cmd = config.get("User"), config.get("Entrypoint"), config.get("Cmd")
+if user not in ("10001", "10001:10001", "app"):
+    problems.append(f"User={user!r}")
+if entrypoint != ["expense-wise"]:
+    problems.append(f"Entrypoint={entrypoint}")
+if cmd != ["serve"]:
+    problems.append(f"Cmd={cmd}")
 if "expense-wise" not in " ".join((config.get("Healthcheck") or {}).get("Test", [])):
     problems.append("no HEALTHCHECK running expense-wise healthcheck")
 labels = config.get("Labels") or {}
 for key in ("title", "version", "revision", "created", "licenses"):
     if not labels.get(f"org.opencontainers.image.{key}"):
         problems.append(f"label org.opencontainers.image.{key} missing")
-print("; ".join(problems))')
+print("; ".join(problems))') || config_problems="the configuration check itself failed"
 if [[ -z $config_problems ]]; then
     pass "image config (user, entrypoint, cmd, healthcheck, env, OCI labels)"
 else
