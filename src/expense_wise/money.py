@@ -23,6 +23,7 @@ _MINOR_UNITS = {
     ),
     **dict.fromkeys(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"], 3),
 }
+_QUANTUM = {places: Decimal(1).scaleb(-places) for places in (0, 2, 3)}
 MAX_AMOUNT = Decimal("1000000000")  # one billion: beyond any real expense, far below BIGINT
 
 
@@ -78,5 +79,4 @@ def parse_bound(value: str) -> Decimal:
 
 def format_amount(amount: Decimal, currency: str) -> str:
     """'12.50' for EUR, '1200' for JPY: the currency's own number of decimals."""
-    places = minor_units(currency)
-    return str(amount.quantize(Decimal(1).scaleb(-places)))
+    return str(amount.quantize(_QUANTUM[minor_units(currency)]))

@@ -37,6 +37,8 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
         pool_pre_ping=False,
         pool_recycle=1800,
         json_deserializer=msgspec.json.decode,
+        # Sessions in UTC: timestamps come back already in UTC, with nothing to convert.
+        connect_args={"options": "-c TimeZone=UTC"},
     )
 
 

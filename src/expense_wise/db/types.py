@@ -52,8 +52,8 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return converted
 
     def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
-        if value is None:
-            return None
+        if value is None or value.tzinfo is dt.UTC:  # PostgreSQL sessions run in UTC
+            return value  # type: ignore[no-any-return]
         if value.tzinfo is None:
             return value.replace(tzinfo=dt.UTC)  # type: ignore[no-any-return]
         return value.astimezone(dt.UTC)  # type: ignore[no-any-return]

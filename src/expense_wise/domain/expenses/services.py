@@ -58,7 +58,7 @@ def to_schema(row: m.Expense | Row[Any]) -> schemas.Expense:
         merchant=row.merchant,
         category_id=row.category_id,
         note=row.note,
-        tags=list(row.tags or []),
+        tags=row.tags or [],
         payment_method=row.payment_method,
         receipt_id=row.receipt_id,
         recurring_id=row.recurring_id,
