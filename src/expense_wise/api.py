@@ -6,7 +6,7 @@ import base64
 import binascii
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 from litestar import Request, Response
@@ -14,6 +14,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from expense_wise.logging import get_logger
 
@@ -36,6 +37,24 @@ class ApiError(HTTPException):
 def not_found(what: str) -> ApiError:
     # The same answer for "missing" and "someone else's": ids never leak other users' data.
     return ApiError(404, f"{what} not found")
+
+
+class OwnedRow(Protocol):
+    @property
+    def user_id(self) -> uuid.UUID: ...
+
+
+OwnedT = TypeVar("OwnedT", bound=OwnedRow)
+
+
+async def get_owned(
+    session: AsyncSession, model: type[OwnedT], row_id: uuid.UUID, user_id: uuid.UUID, what: str
+) -> OwnedT:
+    """The caller's row of `model`, or the same 404 whether it is missing or another user's."""
+    row = await session.get(model, row_id)
+    if row is None or row.user_id != user_id:
+        raise not_found(what)
+    return row
 
 
 def conflict(detail: str, **extra: Any) -> ApiError:

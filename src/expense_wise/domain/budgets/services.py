@@ -105,10 +105,7 @@ async def list_budgets(session: AsyncSession, user_id: uuid.UUID) -> Sequence[m.
 
 
 async def get_budget(session: AsyncSession, user_id: uuid.UUID, budget_id: uuid.UUID) -> m.Budget:
-    row = await session.get(m.Budget, budget_id)
-    if row is None or row.user_id != user_id:
-        raise api.not_found("budget")
-    return row
+    return await api.get_owned(session, m.Budget, budget_id, user_id, "budget")
 
 
 async def create_budget(

@@ -7,7 +7,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from expense_wise.api import conflict, field_error, not_found
+from expense_wise import api
+from expense_wise.api import conflict, field_error
 from expense_wise.db import models as m
 from expense_wise.domain.categories import schemas
 
@@ -50,10 +51,7 @@ async def list_categories(session: AsyncSession, user_id: uuid.UUID) -> list[m.C
 async def get_category(
     session: AsyncSession, user_id: uuid.UUID, category_id: uuid.UUID
 ) -> m.Category:
-    row = await session.get(m.Category, category_id)
-    if row is None or row.user_id != user_id:
-        raise not_found("category")
-    return row
+    return await api.get_owned(session, m.Category, category_id, user_id, "category")
 
 
 async def ensure_owned(

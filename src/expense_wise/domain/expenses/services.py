@@ -183,10 +183,7 @@ async def create_expense(
 async def get_expense(
     session: AsyncSession, user_id: uuid.UUID, expense_id: uuid.UUID
 ) -> m.Expense:
-    row = await session.get(m.Expense, expense_id)
-    if row is None or row.user_id != user_id:
-        raise api.not_found("expense")
-    return row
+    return await api.get_owned(session, m.Expense, expense_id, user_id, "expense")
 
 
 async def update_expense(

@@ -232,10 +232,7 @@ def _without_nul(field: str, value: str | None) -> str:
 async def get_receipt(
     session: AsyncSession, user_id: uuid.UUID, receipt_id: uuid.UUID
 ) -> m.Receipt:
-    row = await session.get(m.Receipt, receipt_id)
-    if row is None or row.user_id != user_id:
-        raise api.not_found("receipt")
-    return row
+    return await api.get_owned(session, m.Receipt, receipt_id, user_id, "receipt")
 
 
 async def list_receipts(

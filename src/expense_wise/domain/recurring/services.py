@@ -86,10 +86,9 @@ async def list_recurring(session: AsyncSession, user_id: uuid.UUID) -> Sequence[
 async def get_recurring(
     session: AsyncSession, user_id: uuid.UUID, recurring_id: uuid.UUID
 ) -> m.RecurringExpense:
-    row = await session.get(m.RecurringExpense, recurring_id)
-    if row is None or row.user_id != user_id:
-        raise api.not_found("recurring expense")
-    return row
+    return await api.get_owned(
+        session, m.RecurringExpense, recurring_id, user_id, "recurring expense"
+    )
 
 
 async def create_recurring(
