@@ -6,11 +6,11 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from arq.connections import ArqRedis
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
@@ -29,7 +29,11 @@ from expense_wise.api import (
 )
 from expense_wise.db.engine import create_engine, create_session_factory
 from expense_wise.deps import DEPENDENCIES
-from expense_wise.domain.accounts.auth import PUBLIC_PATHS, BearerAuthMiddleware
+from expense_wise.domain.accounts.auth import (
+    PUBLIC_PATHS,
+    BearerAuthMiddleware,
+    VerifiedTokenCache,
+)
 from expense_wise.domain.accounts.controllers import (
     AuthController,
     MeController,
@@ -76,6 +80,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         state.engine = create_engine(settings.database)
         state.session_factory = create_session_factory(state.engine)
         state.storage = create_storage(settings.storage)
+        state.verified_tokens = VerifiedTokenCache()
         in_process: InProcessQueue | None = None
         if settings.redis.url:
             state.redis = ArqRedis.from_url(
@@ -173,14 +178,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ),
             security=[{"BearerToken": []}],
         ),
-        state=_initial_state(settings),
+        state=State({"settings": settings}),
         lifespan=[lifespan, receipt_gauges, outbox_metrics],
         logging_config=None,
         debug=False,
     )
-
-
-def _initial_state(settings: Settings) -> Any:
-    from litestar.datastructures import State
-
-    return State({"settings": settings})

@@ -63,13 +63,6 @@ class VerifiedTokenCache:
         self.entries[token] = (user, expires_at)
 
 
-def _verified_tokens(state: Any) -> VerifiedTokenCache:
-    cache: VerifiedTokenCache | None = getattr(state, "verified_tokens", None)
-    if cache is None:
-        cache = state.verified_tokens = VerifiedTokenCache()
-    return cache
-
-
 def _unauthorized(detail: str = "invalid or expired token") -> NotAuthorizedException:
     return NotAuthorizedException(detail=detail, headers={"WWW-Authenticate": "Bearer"})
 
@@ -87,14 +80,14 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
         if token.startswith(PERSONAL_TOKEN_PREFIX):
             user_id = await self._personal_token_user(state.session_factory, token)
             return AuthenticationResult(user=AuthUser(user_id, "personal_token"), auth=None)
-        user = _verified_tokens(state).get(token)
+        user = state.verified_tokens.get(token)
         if user is None:
             try:
                 user_id, expires_at = decode_access_token(token, state.settings.auth.jwt_secret)
             except InvalidToken as error:
                 raise _unauthorized() from error
             user = AuthUser(user_id, "jwt")
-            _verified_tokens(state).put(token, user, expires_at)
+            state.verified_tokens.put(token, user, expires_at)
         return AuthenticationResult(user=user, auth=None)
 
     @staticmethod
