@@ -260,6 +260,35 @@ async def test_auto_category_and_possible_duplicates(client, alice):
     assert far["possible_duplicate_of"] is None
 
 
+async def test_possible_duplicate_is_the_earliest_dated_match(client, alice):
+    later = await create(client, alice, merchant="Deli", amount="8", occurred_on="2024-03-11")
+    earlier = await create(client, alice, merchant="Deli", amount="8", occurred_on="2024-03-10")
+    assert earlier["possible_duplicate_of"] == later["id"]
+    other_amount = await create(
+        client, alice, merchant="Deli", amount="8.01", occurred_on="2024-03-11"
+    )
+    assert other_amount["possible_duplicate_of"] is None
+    other_currency = await create(
+        client, alice, merchant="Deli", amount="8", currency="USD", occurred_on="2024-03-11"
+    )
+    assert other_currency["possible_duplicate_of"] is None
+
+    third = await create(client, alice, merchant="deli", amount="8.00", occurred_on="2024-03-11")
+    assert third["possible_duplicate_of"] == earlier["id"]
+
+
+async def test_guesses_and_duplicates_never_look_at_other_users(client, alice, bob):
+    bobs_travel = next(
+        c["id"]
+        for c in (await client.get("/api/v1/categories", headers=bob.headers)).json()
+        if c["name"] == "Travel"
+    )
+    await create(client, bob, merchant="Night Train", amount="40", category_id=bobs_travel)
+    mine = await create(client, alice, merchant="Night Train", amount="40")
+    assert mine["category_id"] is None
+    assert mine["possible_duplicate_of"] is None
+
+
 def _parse_csv(text):
     return list(csv.DictReader(io.StringIO(text)))
 

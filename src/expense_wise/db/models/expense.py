@@ -16,7 +16,15 @@ class Expense(UUIDPrimaryKey, Timestamps, Base):
     __table_args__ = (
         # Serves the default listing order and keyset pagination.
         Index("ix_expenses_user_occurred_id", "user_id", "occurred_on", "id"),
-        Index("ix_expenses_user_merchant_created", "user_id", "merchant_key", "created_at"),
+        # Serves the category guess (latest expenses at a merchant) and the duplicate check
+        # (a merchant's expenses within a day of a date).
+        Index(
+            "ix_expenses_user_merchant_occurred",
+            "user_id",
+            "merchant_key",
+            "occurred_on",
+            "created_at",
+        ),
         UniqueConstraint("user_id", "import_key"),
         UniqueConstraint("recurring_id", "recurring_occurrence"),
     )

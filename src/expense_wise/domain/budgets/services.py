@@ -41,6 +41,12 @@ def current_period() -> tuple[dt.date, dt.date]:
     return period_of(utcnow().date())
 
 
+def may_alert(occurred_on: dt.date) -> bool:
+    """Whether an expense of that day can cross a budget threshold: only the current month's
+    spending raises alerts."""
+    return period_of(occurred_on) == current_period()
+
+
 async def spending(
     session: AsyncSession, user_id: uuid.UUID, period: tuple[dt.date, dt.date]
 ) -> Totals:
@@ -176,9 +182,9 @@ async def check_thresholds(session: AsyncSession, user_id: uuid.UUID, occurred_o
     so of concurrent writers the last to commit sees every other's expense and no crossing
     goes unnoticed; the dedupe key makes sure only one of them records each alert.
     """
-    period = current_period()
-    if period_of(occurred_on) != period:
+    if not may_alert(occurred_on):
         return
+    period = current_period()
     budgets = await lock_budgets(session, user_id)
     if not budgets:
         return

@@ -47,15 +47,20 @@ class ExpenseController(Controller):
         data: schemas.ExpenseCreate,
         idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key")] = None,
     ) -> Response[schemas.Expense]:
-        async def create() -> tuple[int, schemas.Expense]:
-            row = await services.create_expense(session, current_user.id, data)
-            return HTTP_201_CREATED, services.to_schema(row)
+        if idempotency_key is None:
+            expense = await services.create_expense(session, current_user.id, data)
+            await dispatch_queued_emails(session, request.app.state.queue)  # budget alerts
+            return Response(expense, status_code=HTTP_201_CREATED)
 
+        async def create() -> tuple[int, schemas.Expense]:
+            return HTTP_201_CREATED, await services.add_expense(session, current_user.id, data)
+
+        # The key's row is written in the same transaction as the expense (see idempotency).
         fingerprint = request_fingerprint("POST", request.url.path, await request.body())
         response = await run_idempotent(
             session, current_user.id, idempotency_key, fingerprint, create
         )
-        await dispatch_queued_emails(session, request.app.state.queue)  # budget alerts
+        await dispatch_queued_emails(session, request.app.state.queue)
         return response
 
     @get("/api/v1/expenses", operation_id="listExpenses", responses=error_responses())

@@ -11,11 +11,17 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import (
+    BindParameter,
+    Boolean,
     ColumnElement,
+    Date,
+    Table,
     and_,
+    bindparam,
     cast,
     exists,
     func,
+    insert,
     literal,
     or_,
     select,
@@ -27,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from expense_wise import api
 from expense_wise.db import models as m
+from expense_wise.db.types import utcnow
 from expense_wise.domain.budgets import services as budgets
 from expense_wise.domain.categories.services import ensure_owned
 from expense_wise.domain.expenses import schemas
@@ -105,79 +112,192 @@ async def default_currency(session: AsyncSession, user_id: uuid.UUID) -> str:
     return currency
 
 
-async def usual_category(session: AsyncSession, user_id: uuid.UUID, key: str) -> uuid.UUID | None:
-    """The category this user most often chose for this (normalised) merchant among the
-    recent expenses there: bounded work per expense, and changed habits win."""
-    recent = (
-        select(m.Expense.category_id, m.Expense.created_at)
-        .where(
-            m.Expense.user_id == user_id,
-            m.Expense.merchant_key == key,
-            m.Expense.category_id.is_not(None),
-        )
-        .order_by(m.Expense.created_at.desc())
-        .limit(USUAL_CATEGORY_WINDOW)
-        .subquery()
-    )
-    category_id: uuid.UUID | None = await session.scalar(
-        select(recent.c.category_id)
-        .group_by(recent.c.category_id)
-        .order_by(func.count().desc(), func.max(recent.c.created_at).desc())
-        .limit(1)
-    )
-    return category_id
+# --- Creating ----------------------------------------------------------------------------
+
+_EXPENSES: Table = m.Expense.__table__  # type: ignore[assignment]  # declared as FromClause
 
 
-async def find_possible_duplicate(session: AsyncSession, row: m.Expense) -> uuid.UUID | None:
+def _new_value(column: str) -> BindParameter[Any]:
+    """A bound value of the expense being written, typed like its column."""
+    return bindparam(f"new_{column}", type_=_EXPENSES.c[column].type)
+
+
+# Everything a new expense is written with; category_id is only the requested one.
+_NEW = {
+    column: _new_value(column)
+    for column in (
+        "id",
+        "user_id",
+        "amount",
+        "currency",
+        "occurred_on",
+        "merchant",
+        "merchant_key",
+        "category_id",
+        "note",
+        "tags",
+        "payment_method",
+        "receipt_id",
+        "created_at",
+        "updated_at",
+    )
+}
+_DUPLICATE_FROM = bindparam("duplicate_from", type_=Date)
+_DUPLICATE_TO = bindparam("duplicate_to", type_=Date)
+
+# The category this user most often chose for this (normalised) merchant among their latest
+# expenses there: bounded work per expense, and changed habits win.
+_recent_at_merchant = (
+    select(m.Expense.category_id, m.Expense.created_at)
+    .where(
+        m.Expense.user_id == _NEW["user_id"],
+        m.Expense.merchant_key == _NEW["merchant_key"],
+        m.Expense.category_id.is_not(None),
+    )
+    .order_by(m.Expense.occurred_on.desc(), m.Expense.created_at.desc())
+    .limit(USUAL_CATEGORY_WINDOW)
+    .subquery()
+)
+_USUAL_CATEGORY = (
+    select(_recent_at_merchant.c.category_id)
+    .group_by(_recent_at_merchant.c.category_id)
+    .order_by(func.count().desc(), func.max(_recent_at_merchant.c.created_at).desc())
+    .limit(1)
+)
+# Another expense with the same merchant, amount and currency within a day: the earliest one.
+# (user_id, merchant_key, occurred_on) is indexed, so this reads a few days' entries.
+_POSSIBLE_DUPLICATE = (
+    select(m.Expense.id)
+    .where(
+        m.Expense.user_id == _NEW["user_id"],
+        m.Expense.merchant_key == _NEW["merchant_key"],
+        m.Expense.occurred_on.between(_DUPLICATE_FROM, _DUPLICATE_TO),
+        m.Expense.amount == _NEW["amount"],
+        m.Expense.currency == _NEW["currency"],
+        m.Expense.id != _NEW["id"],
+    )
+    .order_by(m.Expense.occurred_on, m.Expense.created_at)
+    .limit(1)
+)
+# The whole write in one statement: guessing the category and finding a duplicate happen in
+# subqueries. Unless `unconditional` is true it writes nothing when the user has a budget,
+# because then the write must go with a budget check in a transaction (see create_expense).
+_INSERT_EXPENSE = (
+    insert(_EXPENSES)
+    .from_select(
+        [*_NEW, "possible_duplicate_of"],
+        select(
+            *(
+                func.coalesce(value, _USUAL_CATEGORY.scalar_subquery())
+                if column == "category_id"
+                else value
+                for column, value in _NEW.items()
+            ),
+            _POSSIBLE_DUPLICATE.scalar_subquery(),
+        ).where(
+            or_(
+                bindparam("unconditional", type_=Boolean),
+                ~exists().where(m.Budget.user_id == _NEW["user_id"]),
+            )
+        ),
+    )
+    .returning(_EXPENSES.c.category_id, _EXPENSES.c.possible_duplicate_of)
+)
+
+
+def _duplicate_window(occurred_on: dt.date) -> dict[str, dt.date]:
     window = dt.timedelta(days=DUPLICATE_WINDOW_DAYS)
-    query = select(m.Expense.id).where(
-        m.Expense.user_id == row.user_id,
-        m.Expense.merchant_key == row.merchant_key,
-        m.Expense.amount == row.amount,
-        m.Expense.currency == row.currency,
-        m.Expense.occurred_on.between(row.occurred_on - window, row.occurred_on + window),
-    )
-    if row.id is not None:
-        query = query.where(m.Expense.id != row.id)
-    duplicate_id: uuid.UUID | None = await session.scalar(
-        query.order_by(m.Expense.created_at).limit(1)
-    )
-    return duplicate_id
+    return {"duplicate_from": occurred_on - window, "duplicate_to": occurred_on + window}
 
 
-async def build_expense(
-    session: AsyncSession, user_id: uuid.UUID, data: schemas.ExpenseCreate
-) -> m.Expense:
-    """A validated, not yet added, expense with category and duplicate hints filled in."""
+async def _validated_values(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    data: schemas.ExpenseCreate,
+    receipt_id: uuid.UUID | None,
+) -> dict[str, Any]:
+    """The new expense's parameters for _INSERT_EXPENSE, after checking the request."""
     currency = checked_currency(data.currency or await default_currency(session, user_id))
     amount = checked_amount(data.amount, currency)
     await ensure_owned(session, user_id, data.category_id, "category_id")
-    key = merchant_key(data.merchant)
-    row = m.Expense(
-        id=uuid.uuid4(),
-        user_id=user_id,
-        amount=amount,
-        currency=currency,
-        occurred_on=data.occurred_on,
-        merchant=data.merchant.strip(),
-        merchant_key=key,
-        category_id=data.category_id or await usual_category(session, user_id, key),
-        note=data.note,
-        tags=clean_tags(data.tags),
-        payment_method=data.payment_method,
+    now = utcnow()
+    values = {
+        "id": uuid.uuid4(),
+        "user_id": user_id,
+        "amount": amount,
+        "currency": currency,
+        "occurred_on": data.occurred_on,
+        "merchant": data.merchant.strip(),
+        "merchant_key": merchant_key(data.merchant),
+        "category_id": data.category_id,
+        "note": data.note,
+        "tags": clean_tags(data.tags),
+        "payment_method": data.payment_method,
+        "receipt_id": receipt_id,
+        "created_at": now,
+        "updated_at": now,
+    }
+    return {f"new_{column}": value for column, value in values.items()}
+
+
+def _written(values: dict[str, Any], row: Row[Any]) -> schemas.Expense:
+    return schemas.Expense(
+        id=values["new_id"],
+        amount=format_amount(values["new_amount"], values["new_currency"]),
+        currency=values["new_currency"],
+        occurred_on=values["new_occurred_on"],
+        merchant=values["new_merchant"],
+        category_id=row.category_id,
+        note=values["new_note"],
+        tags=values["new_tags"],
+        payment_method=values["new_payment_method"],
+        receipt_id=values["new_receipt_id"],
+        recurring_id=None,
+        possible_duplicate_of=row.possible_duplicate_of,
+        created_at=values["new_created_at"],
+        updated_at=values["new_updated_at"],
     )
-    row.possible_duplicate_of = await find_possible_duplicate(session, row)
-    return row
+
+
+async def add_expense(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    data: schemas.ExpenseCreate,
+    receipt_id: uuid.UUID | None = None,
+) -> schemas.Expense:
+    """Write a new expense and record any budget alert it causes, in the session's
+    transaction; the caller commits."""
+    values = await _validated_values(session, user_id, data, receipt_id)
+    params = {**values, **_duplicate_window(data.occurred_on), "unconditional": True}
+    row = (await session.execute(_INSERT_EXPENSE, params)).one()
+    await budgets.check_thresholds(session, user_id, data.occurred_on)
+    return _written(values, row)
 
 
 async def create_expense(
     session: AsyncSession, user_id: uuid.UUID, data: schemas.ExpenseCreate
-) -> m.Expense:
-    row = await build_expense(session, user_id, data)
-    session.add(row)
-    await session.flush()
-    await budgets.check_thresholds(session, user_id, row.occurred_on)
-    return row
+) -> schemas.Expense:
+    """Write a new expense and commit it.
+
+    Usually that is one statement in autocommit mode, which saves the BEGIN and COMMIT round
+    trips. An expense dated in the current month of a user with budgets may cross an alert
+    threshold; the statement then writes nothing and the expense is written again with the
+    budget check, in one transaction.
+    """
+    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    values = await _validated_values(session, user_id, data, None)
+    params = {
+        **values,
+        **_duplicate_window(data.occurred_on),
+        "unconditional": not budgets.may_alert(data.occurred_on),
+    }
+    row = (await session.execute(_INSERT_EXPENSE, params)).first()
+    if row is not None:
+        return _written(values, row)
+    await session.rollback()  # back to a transactional connection
+    written = await add_expense(session, user_id, data)
+    await session.commit()
+    return written
 
 
 async def get_expense(
@@ -213,7 +333,17 @@ async def update_expense(
     if data.payment_method is not msgspec.UNSET:
         row.payment_method = data.payment_method
     with session.no_autoflush:
-        row.possible_duplicate_of = await find_possible_duplicate(session, row)
+        row.possible_duplicate_of = await session.scalar(
+            _POSSIBLE_DUPLICATE,
+            {
+                "new_id": row.id,
+                "new_user_id": user_id,
+                "new_merchant_key": row.merchant_key,
+                "new_amount": row.amount,
+                "new_currency": row.currency,
+                **_duplicate_window(row.occurred_on),
+            },
+        )
     await budgets.check_thresholds(session, user_id, row.occurred_on)
     await session.commit()
     return row

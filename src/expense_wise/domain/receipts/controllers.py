@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from expense_wise.api import error_responses, page_size
 from expense_wise.domain.accounts.auth import AuthUser
 from expense_wise.domain.expenses import schemas as expense_schemas
-from expense_wise.domain.expenses import services as expense_services
 from expense_wise.domain.notifications.services import dispatch_queued_emails
 from expense_wise.domain.receipts import schemas, services
 
@@ -132,11 +131,11 @@ class ReceiptController(Controller):
         receipt_id: uuid.UUID,
         data: schemas.ExpenseFromReceipt | None = None,
     ) -> expense_schemas.Expense:
-        row = await services.create_expense_from_receipt(
+        expense = await services.create_expense_from_receipt(
             session, current_user.id, receipt_id, data or schemas.ExpenseFromReceipt()
         )
         await dispatch_queued_emails(session, state.queue)  # budget alerts
-        return expense_services.to_schema(row)
+        return expense
 
     @delete(
         "/api/v1/receipts/{receipt_id:uuid}",

@@ -318,7 +318,7 @@ async def create_expense_from_receipt(
     user_id: uuid.UUID,
     receipt_id: uuid.UUID,
     overrides: schemas.ExpenseFromReceipt,
-) -> m.Expense:
+) -> expense_schemas.Expense:
     """An expense from what OCR read, overrides winning; linked both ways."""
     receipt = await get_receipt(session, user_id, receipt_id)
     for name in ("merchant", "note", "payment_method"):
@@ -361,9 +361,7 @@ async def create_expense_from_receipt(
         payment_method=overrides.payment_method,
     )
     # The same path as any new expense: category guess, duplicate hint, budget alerts.
-    expense = await expenses.create_expense(session, user_id, data)
-    expense.receipt_id = receipt.id
-    await session.flush()
+    expense = await expenses.add_expense(session, user_id, data, receipt_id=receipt.id)
     # Conditional, so two concurrent requests cannot both link an expense to one receipt.
     linked = await session.execute(
         update(m.Receipt)
