@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import (
+    BigInteger,
     BindParameter,
     Boolean,
     ColumnElement,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     or_,
     select,
     tuple_,
+    type_coerce,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Row
@@ -33,13 +35,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from expense_wise import api
 from expense_wise.db import models as m
-from expense_wise.db.types import utcnow
+from expense_wise.db.types import MONEY_SCALE, utcnow
 from expense_wise.domain.budgets import services as budgets
 from expense_wise.domain.categories.services import ensure_owned
 from expense_wise.domain.expenses import schemas
 from expense_wise.money import (
     AmountError,
     format_amount,
+    format_scaled,
     is_currency,
     parse_amount,
     parse_bound,
@@ -55,8 +58,7 @@ def merchant_key(merchant: str) -> str:
     return " ".join(_NON_WORD.sub(" ", merchant.casefold()).split())[:200]
 
 
-def to_schema(row: m.Expense | Row[Any]) -> schemas.Expense:
-    """From an Expense, or a row of its response columns."""
+def to_schema(row: m.Expense) -> schemas.Expense:
     return schemas.Expense(
         id=row.id,
         amount=format_amount(row.amount, row.currency),
@@ -402,27 +404,68 @@ def dialect_of(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
 
 
-# The columns a response shows; listing reads them as plain rows (no ORM objects, no identity
-# map), which roughly halves the CPU a page of 50 costs.
+# The columns a response shows, in the order of schemas.Expense's fields. Listing reads them
+# as plain rows (no ORM objects, no identity map) and the amount as its stored integer, which
+# roughly halves the CPU a page of 50 costs.
 _RESPONSE_COLUMNS = tuple(
-    m.Expense.__table__.c[name]
-    for name in (
-        "id",
-        "amount",
-        "currency",
-        "occurred_on",
-        "merchant",
-        "category_id",
-        "note",
-        "tags",
-        "payment_method",
-        "receipt_id",
-        "recurring_id",
-        "possible_duplicate_of",
-        "created_at",
-        "updated_at",
+    type_coerce(column, BigInteger).label("amount") if column.name == "amount" else column
+    for column in (
+        _EXPENSES.c[name]
+        for name in (
+            "id",
+            "amount",
+            "currency",
+            "occurred_on",
+            "merchant",
+            "category_id",
+            "note",
+            "tags",
+            "payment_method",
+            "receipt_id",
+            "recurring_id",
+            "possible_duplicate_of",
+            "created_at",
+            "updated_at",
+        )
     )
 )
+
+
+def _listed(row: Row[Any]) -> schemas.Expense:
+    """A row of _RESPONSE_COLUMNS as a response item: unpacked and passed by position, which
+    is several times cheaper than reading fourteen attributes of a Row by name."""
+    (
+        expense_id,
+        units,
+        currency,
+        occurred_on,
+        merchant,
+        category_id,
+        note,
+        tags,
+        payment_method,
+        receipt_id,
+        recurring_id,
+        possible_duplicate_of,
+        created_at,
+        updated_at,
+    ) = row
+    return schemas.Expense(
+        expense_id,
+        format_scaled(units, MONEY_SCALE, currency),
+        currency,
+        occurred_on,
+        merchant,
+        category_id,
+        note,
+        tags or [],
+        payment_method,
+        receipt_id,
+        recurring_id,
+        possible_duplicate_of,
+        created_at,
+        updated_at,
+    )
 
 
 async def list_expenses(
@@ -456,4 +499,4 @@ async def list_expenses(
     if len(rows) > limit:
         rows = rows[:limit]
         next_cursor = api.encode_cursor(rows[-1].occurred_on, rows[-1].id)
-    return [to_schema(row) for row in rows], next_cursor
+    return [_listed(row) for row in rows], next_cursor
