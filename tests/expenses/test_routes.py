@@ -204,6 +204,29 @@ async def test_pagination_never_repeats_or_skips_under_concurrent_inserts(client
     assert originals <= set(seen), "a row that existed before paging started was skipped"
 
 
+async def test_filtered_pages_follow_the_listing_order(client, alice, bob):
+    expected = []
+    for day in range(1, 12):
+        body = await create(
+            client, alice, occurred_on=f"2024-02-{day:02d}", currency="USD" if day % 2 else "EUR"
+        )
+        if day % 2:
+            expected.append(body["id"])
+    await create(client, bob, occurred_on="2024-02-05", currency="USD")
+    expected.reverse()  # newest first
+    seen: list[str] = []
+    cursor = None
+    while True:
+        query = "currency=USD&limit=2" + (f"&cursor={cursor}" if cursor else "")
+        body = (await client.get(f"/api/v1/expenses?{query}", headers=alice.headers)).json()
+        seen.extend(item["id"] for item in body["items"])
+        assert all(item["currency"] == "USD" for item in body["items"])
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == expected
+
+
 async def test_idempotent_create(client, alice):
     headers = {**alice.headers, "Idempotency-Key": "retry-123"}
     first = await client.post("/api/v1/expenses", json=expense_body(), headers=headers)
