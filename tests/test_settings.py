@@ -26,6 +26,7 @@ def test_defaults_are_the_embedded_setup():
     assert settings.auth.rate_limit_window_ms == 3_600_000
     assert settings.auth.rate_limit_max == 1000
     assert settings.storage.receipt_max_bytes == 10 * 1024 * 1024
+    assert settings.worker.receipt_stale_seconds == 60
     assert settings.describe()["jobs"] == "in-process"
 
 
@@ -42,8 +43,10 @@ def test_production_values_are_parsed():
             "ALLOWED_ORIGINS": "https://a.example, https://b.example",
             "AWS_S3_BUCKET": "receipts",
             "RECEIPT_MAX_BYTES": "5MiB",
+            "RECEIPT_STALE_SECONDS": "2m",
         }
     )
+    assert settings.worker.receipt_stale_seconds == 120
     assert settings.database.url == "postgresql+psycopg://app:pw@db:5432/app"
     assert settings.auth.refresh_token_ttl == 30 * 86400
     assert settings.auth.access_token_ttl == 300
@@ -65,6 +68,7 @@ def test_every_bad_variable_is_named_at_once():
                 "RATE_LIMIT_MAX": "-1",
                 "ALLOWED_ORIGINS": "example.com",
                 "LOG_LEVEL": "LOUD",
+                "RECEIPT_STALE_SECONDS": "0",
             }
         )
     message = str(error.value)
@@ -77,9 +81,10 @@ def test_every_bad_variable_is_named_at_once():
         "RATE_LIMIT_MAX",
         "ALLOWED_ORIGINS",
         "LOG_LEVEL",
+        "RECEIPT_STALE_SECONDS",
     ):
         assert name in message
-    assert len(error.value.problems) == 8
+    assert len(error.value.problems) == 9
 
 
 @pytest.mark.parametrize("secret", ["", DEVELOPMENT_JWT_SECRET, "short-secret"])

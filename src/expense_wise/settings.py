@@ -63,6 +63,9 @@ class RedisSettings(msgspec.Struct, frozen=True):
 class WorkerSettings(msgspec.Struct, frozen=True):
     concurrency: int
     metrics_port: int | None
+    # How long owed receipt work may sit unnoticed: the grace period of a pending receipt and
+    # the lease of one being processed, after which the sweeper takes it up again.
+    receipt_stale_seconds: int
 
 
 class AuthSettings(msgspec.Struct, frozen=True):
@@ -307,6 +310,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     worker = WorkerSettings(
         concurrency=read.get("WORKER_CONCURRENCY", parse_positive_int, 2),
         metrics_port=read.optional("WORKER_METRICS_PORT", parse_port),
+        receipt_stale_seconds=read.get("RECEIPT_STALE_SECONDS", parse_duration, 60),
     )
 
     jwt_secret = read.raw("JWT_SECRET") or ""

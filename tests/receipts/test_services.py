@@ -96,7 +96,7 @@ async def test_sweeper_queries_release_expired_leases_and_find_owed_work(
         assert await services.release_expired_leases(session) == [expired.id]
         found = dict(await services.owed_receipts(session, limit=10))
         assert found == {expired.id: 1, owed.id: 0}
-        await services.postpone(session, list(found))
+        await services.postpone(session, list(found), stale_seconds=60)
         assert await services.owed_receipts(session, limit=10) == []
     released = await load_receipt(client, expired.id)
     assert released is not None and released.status == "pending"

@@ -53,6 +53,7 @@ class ReceiptController(Controller):
             current_user.id,
             content,
             state.settings.storage.receipt_max_bytes,
+            state.settings.worker.receipt_stale_seconds,
         )
         await services.queue_processing(state.queue, session, row)
         return services.to_schema(row)

@@ -52,7 +52,7 @@ def retry_delay(attempt: int) -> int:
 async def process_receipt(ctx: dict[str, Any], receipt_id: str) -> str:
     """OCR one receipt: pending -> processing -> done | failed (or back to pending to retry)."""
     rid = uuid.UUID(receipt_id)
-    lease = services.stale_seconds()
+    lease: int = ctx["settings"].worker.receipt_stale_seconds
     try:
         async with job_session(ctx) as session:
             row = await services.claim(session, rid, lease)
@@ -88,7 +88,7 @@ async def process_receipt(ctx: dict[str, Any], receipt_id: str) -> str:
             return "failed"
         delay = retry_delay(attempt)
         async with job_session(ctx) as session:
-            await services.mark_retrying(session, rid, attempt, f"{error}; retrying", delay)
+            await services.mark_retrying(session, rid, attempt, f"{error}; retrying", delay, lease)
         log.info("receipt will be retried", reason=str(error), defer=delay, **log_context)
         raise Retry(defer=delay) from error
     except asyncio.CancelledError:
@@ -176,7 +176,7 @@ async def sweep_receipts(ctx: dict[str, Any]) -> int:
             break
         queued.append(receipt_id)
     async with job_session(ctx) as session:
-        await services.postpone(session, queued)
+        await services.postpone(session, queued, ctx["settings"].worker.receipt_stale_seconds)
     if queued:
         log.info("receipts queued by the sweeper", count=len(queued))
     return len(queued)

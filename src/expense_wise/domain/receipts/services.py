@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
-import os
 import uuid
 from collections.abc import Sequence
 from decimal import Decimal
@@ -30,7 +29,6 @@ from expense_wise.domain.receipts import ocr, schemas
 from expense_wise.domain.receipts.extraction import ExtractedFields
 from expense_wise.logging import get_logger
 from expense_wise.money import MAX_AMOUNT, format_amount, is_currency
-from expense_wise.settings import parse_duration
 from expense_wise.storage import ObjectNotFound, Storage, StorageUnavailable
 from expense_wise.worker import JobQueue, QueueUnavailable
 
@@ -38,7 +36,6 @@ log = get_logger(__name__)
 
 # Pixel limit for uploads, checked before decoding; the OCR job applies the same limit.
 MAX_PIXELS = 40_000_000
-DEFAULT_STALE_SECONDS = 60
 # Attempts (including ones cut short by a killed worker) before a receipt is failed for good.
 MAX_ATTEMPTS = 4
 STATUSES = ("pending", "processing", "done", "failed")
@@ -51,17 +48,6 @@ _EXTENSIONS = {
     "image/tiff": ".tiff",
     "application/pdf": ".pdf",
 }
-
-
-def stale_seconds() -> int:
-    """How long owed work may sit unnoticed: the pending grace period and the processing lease
-    (RECEIPT_STALE_SECONDS, default 60 s)."""
-    raw = os.environ.get("RECEIPT_STALE_SECONDS", "").strip()
-    try:
-        return parse_duration(raw) if raw else DEFAULT_STALE_SECONDS
-    except ValueError:
-        log.warning("ignoring invalid RECEIPT_STALE_SECONDS", value=raw)
-        return DEFAULT_STALE_SECONDS
 
 
 def storage_key(user_id: uuid.UUID, receipt_id: uuid.UUID) -> str:
@@ -152,7 +138,12 @@ async def _discard(storage: Storage, key: str) -> None:
 
 
 async def create_receipt(
-    session: AsyncSession, storage: Storage, user_id: uuid.UUID, data: bytes, max_bytes: int
+    session: AsyncSession,
+    storage: Storage,
+    user_id: uuid.UUID,
+    data: bytes,
+    max_bytes: int,
+    stale_seconds: int,
 ) -> m.Receipt:
     """Validate, store the object, then commit the row (so no row ever points at nothing)."""
     content_type = await validate_upload(data, max_bytes)
@@ -178,7 +169,7 @@ async def create_receipt(
         storage_key=key,
         storage_version=stored.version_id,
         attempts=0,
-        next_attempt_at=now + dt.timedelta(seconds=stale_seconds()),
+        next_attempt_at=now + dt.timedelta(seconds=stale_seconds),
         confidence={},
         created_at=now,
         updated_at=now,
@@ -488,7 +479,12 @@ async def mark_failed(
 
 
 async def mark_retrying(
-    session: AsyncSession, receipt_id: uuid.UUID, attempt: int, error: str, defer_seconds: float
+    session: AsyncSession,
+    receipt_id: uuid.UUID,
+    attempt: int,
+    error: str,
+    defer_seconds: float,
+    stale_seconds: int,
 ) -> bool:
     """Back to pending; the retry is queued by the caller, and the sweeper takes over if that
     retry is lost (a grace period after it was due)."""
@@ -498,7 +494,7 @@ async def mark_retrying(
         attempt,
         status="pending",
         error=error,
-        next_attempt_at=utcnow() + dt.timedelta(seconds=defer_seconds + stale_seconds()),
+        next_attempt_at=utcnow() + dt.timedelta(seconds=defer_seconds + stale_seconds),
     )
 
 
@@ -561,7 +557,9 @@ async def owed_receipts(session: AsyncSession, limit: int) -> list[tuple[uuid.UU
     return [(row.id, row.attempts) for row in rows]
 
 
-async def postpone(session: AsyncSession, receipt_ids: Sequence[uuid.UUID]) -> None:
+async def postpone(
+    session: AsyncSession, receipt_ids: Sequence[uuid.UUID], stale_seconds: int
+) -> None:
     """Just queued: give the job a grace period before the sweeper looks again."""
     if not receipt_ids:
         return
@@ -569,7 +567,7 @@ async def postpone(session: AsyncSession, receipt_ids: Sequence[uuid.UUID]) -> N
     await session.execute(
         update(m.Receipt)
         .where(m.Receipt.id.in_(receipt_ids), m.Receipt.status == "pending")
-        .values(next_attempt_at=now + dt.timedelta(seconds=stale_seconds()), updated_at=now)
+        .values(next_attempt_at=now + dt.timedelta(seconds=stale_seconds), updated_at=now)
         .execution_options(synchronize_session=False)
     )
     await session.commit()
