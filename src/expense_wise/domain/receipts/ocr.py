@@ -14,7 +14,7 @@ from typing import Final
 import msgspec
 import pypdfium2 as pdfium
 import pytesseract
-from PIL import Image, ImageOps
+from PIL import Image, ImageFilter, ImageOps
 
 PDF_RENDER_DPI: Final = 200
 # Receipt scans are mostly 450-1000 px wide, which Tesseract reads as they are: enlarging them
@@ -27,6 +27,15 @@ MAX_OCR_PIXELS: Final = 6_000_000
 # separate columns), and it skips the page-layout pass, which saves time. Receipts are printed
 # dark on light, so Tesseract's extra pass over inverted text is switched off.
 TESSERACT_CONFIG: Final = "--oem 1 --psm 6 -c tessedit_do_invert=0"
+# Faint dot-matrix print on a scan with a dark border defeats Tesseract's global (Otsu)
+# threshold: the border pulls the threshold so low that the grey text turns white and nothing
+# is read. Such a receipt is read again, slightly blurred (which joins the dots of dot-matrix
+# print) and thresholded just below the paper's own brightness.
+FAINT_PRINT_MARGIN: Final = 25
+FAINT_PRINT_BLUR: Final = 0.7
+# A receipt has dozens of legible words; a reading with fewer found almost nothing.
+MIN_LEGIBLE_WORDS: Final = 10
+_LEGIBLE_WORD_CONFIDENCE: Final = 60.0
 
 _IMAGE_FORMATS: Final = ("JPEG", "PNG", "WEBP", "TIFF")
 
@@ -131,12 +140,15 @@ def _too_large_message(width: int, height: int, max_pixels: int) -> str:
     return f"The image is too large ({width}x{height} pixels; the limit is {max_pixels} pixels)."
 
 
-def normalise_for_ocr(image: Image.Image, enlarge: float = 1.0) -> Image.Image:
+def normalise_for_ocr(
+    image: Image.Image, enlarge: float = 1.0, faint_print: bool = False
+) -> Image.Image:
     """Grayscale on a white background, rescaled only when far outside Tesseract's range.
 
     `enlarge` scales the result further (the second, closer reading of a receipt).
-    No thresholding here: Tesseract binarises internally, and an adaptive (Sauvola) threshold
-    read these scans no better than its default Otsu threshold.
+    No thresholding by default: Tesseract binarises internally, and an adaptive (Sauvola)
+    threshold read these scans no better than its default Otsu threshold. `faint_print`
+    thresholds just below the paper's brightness instead (see FAINT_PRINT_MARGIN).
     """
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
@@ -153,20 +165,43 @@ def normalise_for_ocr(image: Image.Image, enlarge: float = 1.0) -> Image.Image:
     if scale != 1.0:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         gray = gray.resize(size, Image.Resampling.LANCZOS)
+    if faint_print:
+        gray = _threshold_below_paper(gray)
     return gray
 
 
-def run_ocr(image: Image.Image, enlarge: float = 1.0) -> OcrResult:
+def _threshold_below_paper(gray: Image.Image) -> Image.Image:
+    """Black for anything a little darker than the paper (the most common grey level)."""
+    gray = gray.filter(ImageFilter.GaussianBlur(FAINT_PRINT_BLUR))
+    histogram = gray.histogram()
+    paper = max(range(256), key=histogram.__getitem__)
+    cut = max(1, paper - FAINT_PRINT_MARGIN)
+    return gray.point(lambda level: 0 if level < cut else 255)
+
+
+def legible_word_count(ocr: OcrResult) -> int:
+    """Words Tesseract is fairly sure of and that have at least three letters or digits."""
+    return sum(
+        1
+        for word in ocr.words
+        if word.confidence >= _LEGIBLE_WORD_CONFIDENCE
+        and sum(ch.isalnum() for ch in word.text) >= 3
+    )
+
+
+def run_ocr(image: Image.Image, enlarge: float = 1.0, faint_print: bool = False) -> OcrResult:
     """Read the receipt's text with a single Tesseract run.
 
     `enlarge` > 1 reads an enlarged copy: slower, and it trades some words for others, so it
     is only used for a second look at fields the first reading left missing or doubtful.
+    `faint_print` binarises for faint print first (for a receipt the plain reading found
+    almost empty).
 
     Tesseract runs single-threaded unless OMP_THREAD_LIMIT is already set: the worker runs
     one OCR per core, and OpenMP threads inside each would only compete for the same cores.
     """
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
-    prepared = normalise_for_ocr(image, enlarge)
+    prepared = normalise_for_ocr(image, enlarge, faint_print)
     # pytesseract hands the image over through a temporary file, PNG unless told otherwise;
     # compressing a receipt-sized PNG costs more than a tenth of Tesseract's own run time.
     prepared.format = "BMP"
