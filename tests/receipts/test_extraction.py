@@ -91,6 +91,52 @@ def test_no_amounts_means_no_total() -> None:
     assert fields.confidence["total"] == 0.0
 
 
+def test_amount_payable_after_abbreviated_amount_is_a_final_total() -> None:
+    fields = fields_from_text(
+        "Total Amt Incl. GST @6%: 86.80\nRounding Adjustment: 0.00\nTotal Amt Payable: 84.80"
+    )
+    assert fields.total == Decimal("84.80")
+
+
+@pytest.mark.parametrize("adjustment", ["-.02", "RM 02", "-,02"])
+def test_rounding_adjustment_without_its_leading_zero(adjustment: str) -> None:
+    fields = fields_from_text(
+        f"Total Sales (Inclusive GST) RM 45.67\nRounding Adjustment {adjustment}\nTHANK YOU"
+    )
+    assert fields.total == Decimal("45.65")
+
+
+def test_cash_minus_change_outweighs_a_weaker_label() -> None:
+    # The TOTAL line lost a digit to OCR; the subtotal agrees with what was paid.
+    fields = fields_from_text("SUBTOTAL 18.40\nTOTAL 78.40\nCASH 20.00\nCHANGE 1.60")
+    assert fields.total == Decimal("18.40")
+
+
+def test_total_far_below_the_subtotal_loses() -> None:
+    fields = fields_from_text(
+        "Sub Total: 58.30\nGST 6%: 3.50\nTotal Incl. GST: 61.80\nTotal Payable: 7.25"
+    )
+    assert fields.total == Decimal("61.80")
+
+
+def test_negative_subtotal_of_returns_does_not_make_the_total_look_small() -> None:
+    fields = fields_from_text("Sub Total (returns): -15.00\nTotal Payable: 5.50")
+    assert fields.total == Decimal("5.50")
+    assert fields_needing_second_look(fields) == {"date"}
+
+
+def test_total_that_lost_its_leading_digits_is_restored_from_the_subtotal_and_tax() -> None:
+    fields = fields_from_text("SUB-TOTAL 42.00\nGST 6% 2.52\nROUNDING -0.02\nNET TOTAL 4.50")
+    assert fields.total == Decimal("44.50")
+
+
+def test_tax_included_in_the_total_is_not_added_to_the_subtotal() -> None:
+    fields = fields_from_text(
+        "SUB-TOTAL 31.80\nTOTAL 31.80\nGST @6% INCLUDED IN TOTAL 1.80\nCASH 31.80"
+    )
+    assert fields.total == Decimal("31.80")
+
+
 # --- dates --------------------------------------------------------------------------------
 
 
@@ -107,6 +153,10 @@ def test_no_amounts_means_no_total() -> None:
         ("ORD #18 -REG #19- 21/03/2018 19:53:23", datetime.date(2018, 3, 21)),
         ("Date : O4/O6/2O18", datetime.date(2018, 6, 4)),
         ("12/25/2018 10:00", datetime.date(2018, 12, 25)),  # month first when day-first is invalid
+        ("CHK #12- 07/05/2018 13:02:44", datetime.date(2018, 5, 7)),  # "12- 07/05" is no date
+        ("Date: 2170572018", datetime.date(2018, 5, 21)),  # slashes read as 7
+        ("Date: 0910312017", datetime.date(2017, 3, 9)),  # slashes read as 1
+        ("Date : 12-03-2)18 10:15:44", datetime.date(2018, 3, 12)),  # the 0 of 2018 read as ")"
     ],
 )
 def test_date_formats(line: str, expected: datetime.date) -> None:
@@ -142,6 +192,13 @@ def test_labelled_date_beats_other_dates() -> None:
     assert fields.date == datetime.date(2018, 12, 25)
 
 
+def test_a_time_written_with_dots_counts_as_a_time() -> None:
+    fields = fields_from_text(
+        "Date : 05/07/2018 14.22.10\nTOTAL 3.00\nDate printed 05/07/2016 14:25:03"
+    )
+    assert fields.date == datetime.date(2018, 7, 5)
+
+
 # --- second look ---------------------------------------------------------------------------
 
 
@@ -166,6 +223,21 @@ def test_a_date_in_the_future_needs_a_second_look() -> None:
 
     assert merged.date == datetime.date(2025, 12, 25)
     assert fields_needing_second_look(first, datetime.date(2029, 1, 1)) == frozenset()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Total Incl GST: 465.00\nVISA 165.00",  # less was paid than the total
+        "Total Amt Incl. GST: 166.00\nTotal Amt Payable: 156.00",  # two final totals disagree
+        "Sub Total: 58.30\nTotal Payable: 5.83",  # far below the subtotal
+        "SUB TOTAL 295.00\nSERVICE CHARGE 10% 29.50",  # only the subtotal was readable
+        "SUBTOTAL 20.00\nCASH 500.00\nCHANGE 0.05",  # cash misread: 499.95 is no total of 20
+    ],
+)
+def test_a_total_the_other_amounts_contradict_needs_a_second_look(text: str) -> None:
+    fields = fields_from_text(f"SHOP\nDate: 25/12/2018\n{text}")
+    assert fields_needing_second_look(fields) == {"total"}
 
 
 def test_second_look_fills_only_the_doubtful_fields() -> None:

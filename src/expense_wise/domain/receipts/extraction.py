@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import datetime
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from difflib import SequenceMatcher
 from typing import Final
@@ -20,7 +21,13 @@ from typing import Final
 import msgspec
 from PIL import Image
 
-from expense_wise.domain.receipts.ocr import OcrResult, load_image, run_ocr
+from expense_wise.domain.receipts.ocr import (
+    MIN_LEGIBLE_WORDS,
+    OcrResult,
+    legible_word_count,
+    load_image,
+    run_ocr,
+)
 
 
 class ExtractedFields(msgspec.Struct):
@@ -47,14 +54,35 @@ def extract_from_bytes(data: bytes) -> ExtractedFields:
     return fields
 
 
-def extract_from_image(image: Image.Image) -> tuple[ExtractedFields, bool]:
-    """OCR and parse a decoded receipt; also says whether it needed a second, closer look."""
-    first = extract_fields(run_ocr(image))
+def extract_from_image(image: Image.Image) -> tuple[ExtractedFields, int]:
+    """OCR and parse a decoded receipt; also says how many Tesseract readings it took."""
+    return read_receipt(lambda enlarge, faint_print: run_ocr(image, enlarge, faint_print))
+
+
+# One Tesseract reading of the receipt: (enlarge, faint_print) -> OcrResult.
+OcrReader = Callable[[float, bool], OcrResult]
+
+
+def read_receipt(read: OcrReader) -> tuple[ExtractedFields, int]:
+    """The reading strategy: a plain reading; the faint-print reading instead when the plain
+    one found almost no words; a closer look for a missing or doubtful date or total.
+
+    Returns the fields and how many readings were made (the benchmark reports it).
+    """
+    ocr = read(1.0, False)
+    readings = 1
+    faint_print = False
+    if legible_word_count(ocr) < MIN_LEGIBLE_WORDS:
+        retry = read(1.0, True)
+        readings += 1
+        if legible_word_count(retry) > legible_word_count(ocr):
+            ocr, faint_print = retry, True
+    first = extract_fields(ocr)
     doubtful = fields_needing_second_look(first)
     if not doubtful:
-        return first, False
-    second = extract_fields(run_ocr(image, enlarge=SECOND_LOOK_ENLARGE))
-    return merge_second_look(first, second, doubtful), True
+        return first, readings
+    second = extract_fields(read(SECOND_LOOK_ENLARGE, faint_print))
+    return merge_second_look(first, second, doubtful), readings + 1
 
 
 def fields_needing_second_look(
@@ -244,7 +272,7 @@ _NOT_TOTAL: Final = re.compile(
 )
 _FINAL_TOTAL: Final = re.compile(
     r"GRAND\s*TOTAL|NETT?\s*TOTAL|NETT?\s*AMOUNT|TOTAL\s*ROUNDED|ROUNDED\s*TOTAL"
-    r"|TOTAL\s*AFTER\s*(ROUND|ADJ)|AFTER\s*(ROUND|ADJ)|AMOUNT\s*(DUE|PAYABLE)|BALANCE\s*DUE"
+    r"|TOTAL\s*AFTER\s*(ROUND|ADJ)|AFTER\s*(ROUND|ADJ)|(AMOUNT|AMT)\s*(DUE|PAYABLE)|BALANCE\s*DUE"
     r"|TOTAL\s*(DUE|PAYABLE|TO\s*PAY)|TOTAL\s*\(?\s*INCL|INCL\w*\.?\s*(OF\s*)?(GST|TAX|SST)"
     r"|TOTAL\s*SALES?\s*\(?\s*INCL|TOTAL\s*\(?(RM|MYR)\)?|TOTAL\s*AMOUNT"
     r"|TOTAL\s*(WITH|INC\w*\.?|\+)\s*(GST|TAX|SST)|TOTAL\W*\w*\W*(ADJ|ROUND)"
@@ -260,6 +288,12 @@ _PAYMENT: Final = re.compile(
 _TAX_FIRST: Final = re.compile(r"\W*(GST|TAX|SST|VAT|SERVICE)\b")
 _CHANGE: Final = re.compile(r"\bCHANGE\b|\bCHG\b|\bBALANCE\b")
 _ROUNDING: Final = re.compile(r"ROUND|\bADJ")
+# Amounts added on top of the subtotal ("GST 6%  1.26", "SERVICE CHARGE 10%  2.50"), unless
+# the line says they are already included ("GST @6% INCLUDED IN TOTAL").
+_ADDED_TAX: Final = re.compile(r"\bGST\b|\bTAX\b|\bSST\b|\bVAT\b|SERVICE|\bSVC\b")
+_INCLUDED: Final = re.compile(r"INCL")
+# A rounding adjustment without its "0.": at most 4 sen either way.
+_BARE_SEN: Final = re.compile(r"(?<![\d.,])[.,]?(?P<sen>0[1-4])(?![\d.,])")
 _TAX_OR_DISCOUNT: Final = re.compile(r"\bGST\b|\bTAX\b|\bSST\b|\bVAT\b|DISC|SERVICE|SVC|SAVING")
 
 # Column headings ("QTY  PRICE  TOTAL (RM)  TAX"); the line below is an item, not a total.
@@ -272,11 +306,15 @@ _CASH_ROUNDING_STEP: Final = Decimal("0.05")
 _MAX_ROUNDING: Final = Decimal("0.05")
 _TAX_SUMMARY: Final = re.compile(r"(TAX|GST|SST)\s*(SUMMARY|ANALYSIS|CODE)|SUMMARY")
 _FUZZY_WORD_RATIO: Final = 0.75
+# Below the second-look threshold (_DOUBTFUL_TOTAL_CONFIDENCE): read the receipt again.
+_CONTRADICTED_TOTAL_CONFIDENCE: Final = 0.2
 
 _FINAL_SCORE: Final = 5.0
 _PAID_SCORE: Final = 2.5
 _PLAIN_SCORE: Final = 3.5
 _PRE_TAX_SCORE: Final = 1.5
+# The line index of a total worked out from the cash and change rather than printed.
+_PAYMENT_ARITHMETIC: Final = -1
 
 
 @dataclass(frozen=True)
@@ -286,60 +324,46 @@ class _TotalCandidate:
     line_index: int
 
 
+@dataclass
+class _PrintedAmounts:
+    """The amounts of a receipt, sorted by what their labels say they are."""
+
+    candidates: list[_TotalCandidate] = field(default_factory=list)
+    cash: list[Decimal] = field(default_factory=list)
+    change: list[Decimal] = field(default_factory=list)
+    roundings: list[Decimal] = field(default_factory=list)
+    unlabelled: list[Decimal] = field(default_factory=list)
+    # Above the tax summary: subtotals, final totals and the taxes added to the subtotal.
+    subtotals: list[Decimal] = field(default_factory=list)
+    final_totals: list[Decimal] = field(default_factory=list)
+    taxes: set[Decimal] = field(default_factory=set)
+
+
 def _find_total(lines: list[_Line]) -> tuple[Decimal | None, float]:
-    candidates: list[_TotalCandidate] = []
-    cash: list[Decimal] = []
-    change: list[Decimal] = []
-    roundings: list[Decimal] = []
-    unlabelled: list[Decimal] = []
-    in_tax_summary = False
-    for position, line in enumerate(lines):
-        amounts = _amounts(line.text)
-        label = _total_words_fixed(line.upper[: amounts[0].start] if amounts else line.upper)
-        if _TAX_SUMMARY.search(label):
-            # The tax breakdown printed under the total repeats "TOTAL" with other amounts.
-            in_tax_summary = True
-        value_below = False
-        if not amounts and not _TABLE_HEADER.search(label):
-            amounts = _amounts_on_next_line(lines, position)
-            value_below = True
-        if not amounts:
-            continue
-        value = amounts[-1].value
-        is_total = "TOTAL" in label
-        if _CHANGE.search(label) and not is_total:
-            change.append(value)
-        elif _PAYMENT.search(label) and not is_total:
-            cash.append(value)
-        elif _ROUNDING.search(label) and not is_total:
-            roundings.append(value)
-        else:
-            score = _total_label_score(label)
-            if score <= 0:
-                unlabelled.extend(amount.value for amount in amounts)
-                continue
-            if len(amounts) > 1:
-                score -= 0.5  # a table row (quantity, price, tax...) rather than a labelled total
-            if value_below:
-                score -= 0.5
-            if in_tax_summary:
-                score -= 2.0
-            candidates.append(_TotalCandidate(value=value, score=score, line_index=position))
-    candidates.extend(_rounded_candidates(candidates, roundings))
+    printed = _read_amounts(lines)
+    candidates = printed.candidates
+    candidates.extend(_rounded_candidates(candidates, printed.roundings))
+    candidates.extend(_restored_candidates(candidates, printed))
+    cash, roundings, subtotals = printed.cash, printed.roundings, printed.subtotals
     # What was handed over minus the change is what was due.
-    paid = {c - ch for c in cash for ch in change if c > ch}
+    paid = {c - ch for c in cash for ch in printed.change if c > ch}
     labelled = any(c.score >= _PLAIN_SCORE for c in candidates)
     if len(paid) == 1 and not labelled and not any(c.value in paid for c in candidates):
         # No readable total line: fall back on the payment arithmetic.
-        candidates.append(_TotalCandidate(value=next(iter(paid)), score=_PAID_SCORE, line_index=-1))
+        candidates.append(
+            _TotalCandidate(
+                value=next(iter(paid)), score=_PAID_SCORE, line_index=_PAYMENT_ARITHMETIC
+            )
+        )
     if not candidates:
-        return _fallback_total(unlabelled, cash)
+        return _fallback_total(printed.unlabelled, cash)
     best: _TotalCandidate | None = None
     best_score = -1.0
     for candidate in candidates:
         score = candidate.score
         if candidate.value in paid:
-            score += 2.0
+            # Exact arithmetic: outweighs a weaker label (SUBTOTAL against a misread TOTAL).
+            score += 2.5
         elif candidate.value in cash:
             score += 1.0
         if any(roundings) and candidate.value % _CASH_ROUNDING_STEP == 0:
@@ -348,12 +372,129 @@ def _find_total(lines: list[_Line]) -> tuple[Decimal | None, float]:
         score += min(repeats, 2) * 0.5
         if candidate.value == 0:
             score -= 3.0
+        if _far_below_subtotal(candidate.value, subtotals):
+            score -= 3.0
         # Later lines win ties: the final amount comes after subtotals and adjustments.
         score += candidate.line_index * 0.001
         if score > best_score:
             best, best_score = candidate, score
     assert best is not None
-    return best.value, min(1.0, max(0.1, best_score / 8.0))
+    confidence = min(1.0, max(0.1, best_score / 8.0))
+    if _total_contradicted(best, printed, paid):
+        confidence = min(confidence, _CONTRADICTED_TOTAL_CONFIDENCE)
+    return best.value, confidence
+
+
+def _read_amounts(lines: list[_Line]) -> _PrintedAmounts:
+    printed = _PrintedAmounts()
+    in_tax_summary = False
+    for position, line in enumerate(lines):
+        amounts = _amounts(line.text)
+        label = _total_words_fixed(line.upper[: amounts[0].start] if amounts else line.upper)
+        if _TAX_SUMMARY.search(label):
+            # The tax breakdown printed under the total repeats "TOTAL" with other amounts.
+            in_tax_summary = True
+        is_total = "TOTAL" in label
+        is_rounding = bool(_ROUNDING.search(label)) and not is_total
+        if not amounts and is_rounding:
+            amounts = _sen_without_point(line.text)
+        value_line = line
+        if not amounts and not _TABLE_HEADER.search(label):
+            value_line = lines[position + 1] if position + 1 < len(lines) else line
+            amounts = _amounts_on_next_line(lines, position)
+        if not amounts:
+            continue
+        value = amounts[-1].value
+        if _CHANGE.search(label) and not is_total:
+            printed.change.append(value)
+        elif _PAYMENT.search(label) and not is_total:
+            printed.cash.append(value)
+        elif is_rounding:
+            printed.roundings.append(value)
+        else:
+            score = _total_label_score(label)
+            above_summary = not in_tax_summary
+            if score <= 0:
+                printed.unlabelled.extend(amount.value for amount in amounts)
+                if above_summary and _ADDED_TAX.search(label) and not _INCLUDED.search(label):
+                    printed.taxes.add(value)
+                continue
+            negative = _printed_negative(value_line, amounts[-1])
+            if above_summary and score == _PRE_TAX_SCORE and not negative:
+                printed.subtotals.append(value)
+            if above_summary and score == _FINAL_SCORE:
+                printed.final_totals.append(value)
+            if len(amounts) > 1:
+                score -= 0.5  # a table row (quantity, price, tax...) rather than a labelled total
+            if value_line is not line:
+                score -= 0.5
+            if in_tax_summary:
+                score -= 2.0
+            printed.candidates.append(
+                _TotalCandidate(value=value, score=score, line_index=position)
+            )
+    return printed
+
+
+def _restored_candidates(
+    candidates: list[_TotalCandidate], printed: _PrintedAmounts
+) -> list[_TotalCandidate]:
+    """Subtotal + taxes (± rounding) where a printed total is its tail: "7.55" for 27.55.
+
+    Faint print often loses the leading digits of the total; the lines above it still add up.
+    """
+    if not printed.subtotals:
+        return []
+    expected = max(printed.subtotals) + sum(printed.taxes, Decimal(0))
+    adjustments = [Decimal(0)] + [r for r in printed.roundings if 0 < r < _MAX_ROUNDING]
+    sums = {expected + a for a in adjustments} | {expected - a for a in adjustments}
+    return [
+        _TotalCandidate(value=value, score=candidate.score, line_index=candidate.line_index)
+        for candidate in candidates
+        for value in sums
+        if value > candidate.value and _digits(value).endswith(_digits(candidate.value))
+    ]
+
+
+def _digits(value: Decimal) -> str:
+    return str(value).replace(".", "")
+
+
+def _sen_without_point(text: str) -> list[_Amount]:
+    """A rounding adjustment printed or read without its "0." ("-.02", "RM 02")."""
+    match = _BARE_SEN.search(text)
+    if match is None:
+        return []
+    return [_Amount(value=Decimal(f"0.{match.group('sen')}"), start=match.start())]
+
+
+def _printed_negative(line: _Line, amount: _Amount) -> bool:
+    return line.text[: amount.start].rstrip().endswith("-")
+
+
+def _far_below_subtotal(value: Decimal, subtotals: list[Decimal]) -> bool:
+    """Discounts rarely take half of the subtotal; a lost leading digit often does."""
+    if not subtotals:
+        return False
+    return value < max(subtotals) / 2
+
+
+def _total_contradicted(
+    best: _TotalCandidate, printed: _PrintedAmounts, paid: set[Decimal]
+) -> bool:
+    """Whether other printed amounts disagree with the chosen total, which is then worth a
+    closer look: a lost or misread digit in the total usually shows in the arithmetic."""
+    subtotals = printed.subtotals
+    if best.score < _PLAIN_SCORE - 0.5 and best.value not in paid:
+        return True  # only a subtotal was readable
+    if _far_below_subtotal(best.value, subtotals):
+        return True
+    if best.line_index == _PAYMENT_ARITHMETIC and any(best.value > 2 * s for s in subtotals):
+        return True  # a misread cash amount: taxes do not double the subtotal
+    if printed.cash and not paid and best.value > max(printed.cash):
+        return True  # less was paid than the total
+    # Two final totals (TOTAL INCL. GST, AMOUNT PAYABLE) that differ by more than rounding.
+    return any(abs(v - best.value) > _MAX_ROUNDING for v in printed.final_totals)
 
 
 def _rounded_candidates(
@@ -460,9 +601,17 @@ _DATE_PATTERNS: Final = (
     # 25/01/2018, 25-01-18, 25.01.2018 (day first; month first only when day-first is invalid)
     (
         re.compile(
-            rf"(?<!\d)(?P<d>\d{{1,2}}){_SEP}(?P<m>\d{{1,2}}){_SEP}(?P<y>\d{{4}}|\d{{2}})(?!\d)"
+            rf"(?<!\d)(?P<d>\d{{1,2}}){_SEP}(?P<m>\d{{1,2}}){_SEP}(?P<y>\d{{4}}|\d{{2}})"
+            rf"(?!\d|{_SEP}\d)"
         ),
         1.8,
+    ),
+    # The 0 of a four-digit year read as a symbol or letter: "06-05-2)18".
+    (
+        re.compile(
+            rf"(?<!\d)(?P<d>\d{{1,2}}){_SEP}(?P<m>\d{{1,2}}){_SEP}(?P<y>2[^\d\s]\d{{2}})(?!\d)"
+        ),
+        0.8,
     ),
     # 25 Jan 2018, 25-JAN-18, 25JAN2018
     (
@@ -479,6 +628,11 @@ _DATE_PATTERNS: Final = (
         re.compile(r"(?<!\d)(?P<y>20\d{2})(?P<m>0[1-9]|1[0-2])(?P<d>0[1-9]|[12]\d|3[01])(?!\d)"),
         1.2,
     ),
+    # Thin slashes read as 1 or 7: "1770472018" for 17/04/2018.
+    (
+        re.compile(r"(?<!\d)(?P<d>[0-3]\d)[17](?P<m>[01]\d)[17](?P<y>20\d{2})(?!\d)"),
+        0.5,
+    ),
     # A separator lost or read as a space: "2605/2018", "24 11-17".
     (re.compile(r"(?<!\d)(?P<d>\d{2})(?P<m>\d{2})[/\-.](?P<y>\d{4})(?!\d)"), 0.5),
     (
@@ -487,7 +641,8 @@ _DATE_PATTERNS: Final = (
     ),
 )
 _DATE_LABEL: Final = re.compile(r"DATE|\bDT\b|TARIKH")
-_TIME: Final = re.compile(r"(?<!\d)\d{1,2}\s?:\s?\d{2}")
+# 13:05, and 13.05.22 (three dotted parts: an amount has only two).
+_TIME: Final = re.compile(r"(?<!\d)\d{1,2}\s?:\s?\d{2}|(?<![\d.])\d{1,2}\.\d{2}\.\d{2}(?![\d.])")
 _NOT_PURCHASE_DATE: Final = re.compile(r"EXP|VALID|BEST\s*BEFORE|DUE|BIRTH|SINCE|EST\.?\s")
 _EARLIEST_YEAR: Final = 2000
 _LATEST_YEAR: Final = 2039
@@ -568,6 +723,10 @@ def _digit_repaired(text: str, highest: int) -> int:
 
 
 def _full_year(text: str) -> tuple[int | None, bool]:
+    if not text.isdigit():
+        # "2)18": the second digit of 20xx, misread as a symbol.
+        year, _ = _full_year("20" + text[2:])
+        return year, False
     year = int(text)
     if len(text) == 2:
         year += 2000
