@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import datetime as dt
 import io
 import uuid
 
@@ -440,3 +441,33 @@ async def test_nul_characters_are_refused_not_crashing(client, alice):
     )
     assert created.status_code == 422
     assert created.json()["errors"]
+
+
+async def test_writes_and_pages_on_the_embedded_default(sqlite_client):
+    account = await register(sqlite_client)
+    categories = (await sqlite_client.get("/api/v1/categories", headers=account.headers)).json()
+    travel = next(c["id"] for c in categories if c["name"] == "Travel")
+    first = await create(sqlite_client, account, merchant="Rail Co", category_id=travel)
+    guessed = await create(sqlite_client, account, merchant="rail co", occurred_on="2024-05-02")
+    assert guessed["category_id"] == travel
+    assert guessed["possible_duplicate_of"] == first["id"]
+    # With a budget, an expense of this month goes the transactional way; it is written once.
+    budget = {"amount": "10", "currency": "EUR"}
+    assert (
+        await sqlite_client.post("/api/v1/budgets", json=budget, headers=account.headers)
+    ).status_code == 201
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    await create(sqlite_client, account, amount="12", occurred_on=today)
+    seen = []
+    cursor = None
+    while True:
+        query = "limit=1" + (f"&cursor={cursor}" if cursor else "")
+        page = await sqlite_client.get(f"/api/v1/expenses?{query}", headers=account.headers)
+        body = page.json()
+        seen.extend(item["occurred_on"] for item in body["items"])
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [today, "2024-05-02", "2024-05-01"]
+    [spent] = (await sqlite_client.get("/api/v1/budgets", headers=account.headers)).json()
+    assert spent["spent"] == "12.00"
