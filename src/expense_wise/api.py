@@ -14,6 +14,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expense_wise.logging import get_logger
@@ -131,6 +132,16 @@ def database_error_handler(request: Request[Any, Any, Any], exc: DBAPIError) -> 
             headers={"Retry-After": "1"},
         )
     return internal_error_handler(request, exc)
+
+
+def pool_timeout_handler(request: Request[Any, Any, Any], exc: PoolTimeoutError) -> Response[Any]:
+    # Every pooled connection stayed busy for DATABASE_POOL_TIMEOUT: overload, not a bug.
+    log.warning("no free database connection", path=request.url.path)
+    return _error_response(
+        503,
+        {"status_code": 503, "detail": "the server is busy; retry the request"},
+        headers={"Retry-After": "1"},
+    )
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

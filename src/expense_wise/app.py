@@ -19,6 +19,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from expense_wise import __version__
 from expense_wise.api import (
@@ -27,6 +28,7 @@ from expense_wise.api import (
     http_exception_handler,
     integrity_error_handler,
     internal_error_handler,
+    pool_timeout_handler,
 )
 from expense_wise.db.engine import create_engine, create_session_factory
 from expense_wise.deps import DEPENDENCIES
@@ -163,6 +165,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             IntegrityError: integrity_error_handler,
             DataError: data_error_handler,
             DBAPIError: database_error_handler,
+            PoolTimeoutError: pool_timeout_handler,
             Exception: internal_error_handler,
         },
         cors_config=cors,

@@ -45,6 +45,7 @@ class ServerSettings(msgspec.Struct, frozen=True):
 class DatabaseSettings(msgspec.Struct, frozen=True):
     url: str
     pool_size: int
+    pool_timeout: int  # seconds a request waits for a free connection before a 503
 
     @property
     def is_sqlite(self) -> bool:
@@ -299,7 +300,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             read.problems.append("DATABASE_URL: required when APP_ENV=production")
         database_url = f"sqlite+aiosqlite:///{(data_dir / 'expense-wise.db').as_posix()}"
     database = DatabaseSettings(
-        url=database_url, pool_size=read.get("DATABASE_POOL_SIZE", parse_positive_int, 10)
+        url=database_url,
+        pool_size=read.get("DATABASE_POOL_SIZE", parse_positive_int, 10),
+        pool_timeout=read.get("DATABASE_POOL_TIMEOUT", parse_duration, 10),
     )
 
     redis = RedisSettings(

@@ -33,6 +33,24 @@ async def test_ready_is_503_when_redis_is_unreachable(base_env):
         assert (await client.get("/health")).status_code == 200
 
 
+async def test_a_busy_connection_pool_is_a_retryable_503(base_env):
+    env = {**base_env, "DATABASE_POOL_SIZE": "1", "DATABASE_POOL_TIMEOUT": "1"}
+    async with running_app(env) as client:
+        account = await register(client)
+        held = await client.app.state.engine.connect()  # the pool's only connection
+        try:
+            busy = await client.get("/api/v1/expenses", headers=account.headers)
+        finally:
+            await held.close()
+        assert busy.status_code == 503
+        assert busy.headers["retry-after"] == "1"
+        assert busy.json() == {
+            "status_code": 503,
+            "detail": "the server is busy; retry the request",
+        }
+        assert (await client.get("/api/v1/expenses", headers=account.headers)).status_code == 200
+
+
 async def test_ready_on_the_embedded_default_has_no_redis_check(sqlite_client):
     # Readiness may take a moment while the start-up jobs hold SQLite's single writer lock.
     for _ in range(20):

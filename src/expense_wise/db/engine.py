@@ -30,8 +30,13 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
         return engine
     return create_async_engine(
         settings.url,
+        # A fixed pool: overflow connections are opened for a burst and closed right after,
+        # and forking a PostgreSQL backend per request cost more than waiting for a pooled
+        # connection (at concurrency 64 the list ran at 0.7x the reference with overflow,
+        # 0.9x without). A request that waits longer than pool_timeout gets a 503.
         pool_size=settings.pool_size,
-        max_overflow=settings.pool_size,
+        max_overflow=0,
+        pool_timeout=settings.pool_timeout,
         # No ping per checkout (a round trip on every request): a connection that died under
         # us fails its request with a retryable 503 (see api.py) and the pool is renewed.
         pool_pre_ping=False,
