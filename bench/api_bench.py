@@ -152,17 +152,16 @@ class CpuMeter:
             return []
         return [row[0] for row in rows]
 
-    def snapshot(self) -> tuple[float, float, list[int]]:
+    def snapshot(self) -> tuple[float, dict[int, float]]:
         servers = group_pids(self.pgid) if self.pgid else []
-        backends = self.backends()
-        return cpu_seconds(servers), cpu_seconds(backends), backends
+        return cpu_seconds(servers), {pid: cpu_seconds([pid]) for pid in self.backends()}
 
-    def since(self, before: tuple[float, float, list[int]]) -> tuple[float, float]:
-        server_after, _, backends_after = self.snapshot()
-        # Backends opened during the run count from zero, closed ones are lost (the pools
-        # keep their connections, so this is rare).
-        seen = set(before[2]) | set(backends_after)
-        return server_after - before[0], cpu_seconds(list(seen)) - before[1]
+    def since(self, before: tuple[float, dict[int, float]]) -> tuple[float, float]:
+        server_after, backends_after = self.snapshot()
+        # Backends opened during the run count from zero; one that closed during the run takes
+        # its CPU with it (the app's pool is fixed, so that does not happen in a normal run).
+        pg = sum(cpu - before[1].get(pid, 0.0) for pid, cpu in backends_after.items())
+        return server_after - before[0], pg
 
 
 def log(message: str) -> None:
