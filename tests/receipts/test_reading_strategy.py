@@ -116,3 +116,28 @@ def test_the_last_resort_stops_once_nothing_is_missing() -> None:
 
     assert reader.asked == [PLAIN, CLOSER, FAINT]
     assert fields.date == datetime.date(2017, 6, 3)
+
+
+def test_smaller_and_larger_scales_come_last() -> None:
+    smaller, larger = (0.75, False), (2.0, True)
+    reader = FakeReader(
+        {
+            PLAIN: f"GOOD SHOP\nTOTAL 9.00\n{FILLER}",
+            larger: f"GOOD SHOP\nDate: 03/06/2017 17:02\n{FILLER}",
+        }
+    )
+
+    fields, readings = read_receipt(reader)
+
+    assert reader.asked == [PLAIN, CLOSER, FAINT, CLOSER_FAINT, smaller, larger]
+    assert readings == 6
+    assert fields.date == datetime.date(2017, 6, 3)
+
+
+def test_a_receipt_without_a_date_costs_at_most_six_readings() -> None:
+    reader = FakeReader({PLAIN: f"GOOD SHOP\nTOTAL 9.00\n{FILLER}"})
+
+    fields, readings = read_receipt(reader)
+
+    assert fields.date is None
+    assert readings == len(reader.asked) == 6

@@ -85,8 +85,9 @@ def read_receipt(read: OcrReader) -> tuple[ExtractedFields, int]:
     second_look = (SECOND_LOOK_ENLARGE, faint_print)
     fields = merge_second_look(first, extract_fields(read(*second_look)), doubtful)
     readings += 1
-    # Last resort for a date or total that no reading so far shows at all: the other
-    # preparations of the image (a few percent of receipts, already the hardest ones).
+    # Last resort for a date or total that no reading so far shows at all: other
+    # preparations and scales of the image (about 5% of receipts, already the hardest ones;
+    # a receipt with no date at all costs six readings).
     tried = {(1.0, False), (1.0, faint_print), second_look}
     for variant in _LAST_RESORT_READINGS:
         missing = _missing_fields(fields)
@@ -99,8 +100,14 @@ def read_receipt(read: OcrReader) -> tuple[ExtractedFields, int]:
     return fields, readings
 
 
-# (enlarge, faint_print), in the order they are tried.
-_LAST_RESORT_READINGS: Final = ((1.0, True), (SECOND_LOOK_ENLARGE, True))
+# (enlarge, faint_print), in the order they are tried: the faint-print preparation, then a
+# smaller and a larger scale, for print too large or too small for Tesseract's models.
+_LAST_RESORT_READINGS: Final = (
+    (1.0, True),
+    (SECOND_LOOK_ENLARGE, True),
+    (0.75, False),
+    (2.0, True),
+)
 
 
 def _missing_fields(fields: ExtractedFields) -> frozenset[str]:
