@@ -36,7 +36,7 @@ class CounterStore(Protocol):
 
 
 # One round trip, atomic: count the hit, start the window's expiry on its first hit, and
-# return the count with the time left.
+# return the count.
 _HIT_SCRIPT = """
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
