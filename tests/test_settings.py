@@ -56,6 +56,15 @@ def test_production_values_are_parsed():
     assert "pw" not in str(settings.describe())
 
 
+def test_trusted_proxies_are_networks_and_default_to_none():
+    assert load_settings({}).server.trusted_proxies == ()
+    settings = load_settings({"TRUSTED_PROXIES": "10.20.0.0/16, 127.0.0.1,fd00::/8"})
+    assert settings.server.trusted_proxies == ("10.20.0.0/16", "127.0.0.1/32", "fd00::/8")
+    with pytest.raises(SettingsError) as error:
+        load_settings({"TRUSTED_PROXIES": "10.20.5.0/16,proxy.internal"})
+    assert "TRUSTED_PROXIES" in str(error.value)
+
+
 def test_every_bad_variable_is_named_at_once():
     with pytest.raises(SettingsError) as error:
         load_settings(

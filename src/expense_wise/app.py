@@ -30,7 +30,11 @@ from expense_wise.api import (
     internal_error_handler,
     pool_timeout_handler,
 )
-from expense_wise.db.engine import create_engine, create_session_factory
+from expense_wise.db.engine import (
+    create_engine,
+    create_readiness_engine,
+    create_session_factory,
+)
 from expense_wise.deps import DEPENDENCIES
 from expense_wise.domain.accounts.auth import (
     PUBLIC_PATHS,
@@ -82,6 +86,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         state.started_at = time.monotonic()
         state.engine = create_engine(settings.database)
         state.session_factory = create_session_factory(state.engine)
+        state.readiness_engine = create_readiness_engine(settings.database)
         state.storage = create_storage(settings.storage)
         state.verified_tokens = VerifiedTokenCache()
         in_process: InProcessQueue | None = None
@@ -114,6 +119,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             if state.redis is not None:
                 await state.redis.aclose()
             await state.engine.dispose()
+            await state.readiness_engine.dispose()
 
     cors = (
         CORSConfig(

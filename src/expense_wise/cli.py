@@ -78,7 +78,10 @@ def serve(host: str | None, port: int | None, workers: int | None, migrate: bool
         host=host or settings.server.host,
         port=port or settings.server.port,
         workers=worker_count,
-        proxy_headers=True,
+        # The client address (rate-limit key) comes from X-Forwarded-For only through
+        # TRUSTED_PROXIES: the right-most hop that is not one of them.
+        proxy_headers=bool(settings.server.trusted_proxies),
+        forwarded_allow_ips=list(settings.server.trusted_proxies),
         timeout_graceful_shutdown=settings.server.shutdown_timeout,
         log_config=None,
         access_log=False,

@@ -6,6 +6,7 @@ instead of fixing them one restart at a time.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -40,6 +41,9 @@ class ServerSettings(msgspec.Struct, frozen=True):
     max_request_bytes: int
     shutdown_timeout: int
     public_base_url: str
+    # Networks whose X-Forwarded-For hops are believed (the ingress, the load balancer);
+    # empty trusts no one, so a client cannot choose the address it is rate-limited by.
+    trusted_proxies: tuple[str, ...]
 
 
 class DatabaseSettings(msgspec.Struct, frozen=True):
@@ -212,6 +216,19 @@ def parse_redis_url(value: str) -> str:
     return url
 
 
+def parse_networks(value: str) -> tuple[str, ...]:
+    """'10.20.0.0/16, 127.0.0.1' -> normalised CIDRs; a bare address is one host."""
+    networks = []
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(item)))
+        except ValueError as error:
+            raise ValueError(f"{item!r} is not a CIDR such as 10.0.0.0/16 ({error})") from error
+    return tuple(networks)
+
+
 def parse_origins(value: str) -> tuple[str, ...]:
     origins = tuple(origin.strip() for origin in value.split(",") if origin.strip())
     for origin in origins:
@@ -292,6 +309,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_request_bytes=read.get("MAX_REQUEST_BYTES", parse_size, 1024 * 1024),
         shutdown_timeout=read.get("SHUTDOWN_TIMEOUT", parse_duration, 30),
         public_base_url=read.get("PUBLIC_BASE_URL", _str, f"http://127.0.0.1:{port}").rstrip("/"),
+        trusted_proxies=read.get("TRUSTED_PROXIES", parse_networks, ()),
     )
 
     database_url = read.get("DATABASE_URL", parse_database_url, "")

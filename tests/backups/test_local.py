@@ -89,8 +89,9 @@ async def test_round_trip_restores_every_table_and_receipt_exactly(
     (receipts_root / second).write_bytes(b"overwritten")
     assert database_contents(url) != before
 
-    # Exactly what the Ansible, Nomad and Kubernetes restore jobs run.
-    restored = run_cli(env, "restore", manifest.id, "--yes")
+    # Exactly what the Nomad restore job runs for `nomad job dispatch -meta backup_id=latest`
+    # (the id "latest" is the newest scheduled backup, as --latest is).
+    restored = run_cli(env, "restore", "latest", "--yes")
     assert restored.exit_code == 0, restored.output + restored.stderr
     assert database_contents(url) == before
     assert receipt_files(env) == files_before

@@ -51,6 +51,24 @@ async def test_a_busy_connection_pool_is_a_retryable_503(base_env):
         assert (await client.get("/api/v1/expenses", headers=account.headers)).status_code == 200
 
 
+async def test_ready_stays_200_while_the_request_pool_is_saturated(base_env):
+    """A busy pool is load, not an outage: if /ready waited for it, every replica would fail
+    readiness together and the load balancer would answer 503 for everything."""
+    env = {**base_env, "DATABASE_POOL_SIZE": "1", "DATABASE_POOL_TIMEOUT": "5"}
+    async with running_app(env) as client:
+        # Hold the request pool's only connection from the app's own event loop, where the
+        # background gauges also queue for it.
+        portal = client.blocking_portal
+        held = client.app.state.engine.connect()
+        await asyncio.to_thread(portal.call, held.start)
+        try:
+            ready = await client.get("/ready")
+        finally:
+            await asyncio.to_thread(portal.call, held.close)
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"]["database"] == "ok"
+
+
 async def test_ready_on_the_embedded_default_has_no_redis_check(sqlite_client):
     # Readiness may take a moment while the start-up jobs hold SQLite's single writer lock.
     for _ in range(20):

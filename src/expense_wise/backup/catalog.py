@@ -23,8 +23,15 @@ def load_manifests(target: Target) -> list[mf.Manifest]:
     return sorted(manifests, key=lambda item: (item.created_at, item.id), reverse=True)
 
 
+LATEST = "latest"
+
+
 def find_backup(target: Target, backup_id: str | None, latest: bool) -> mf.Manifest:
-    if bool(backup_id) == latest:
+    """The backup named `backup_id`, or the newest with `latest` (or the id "latest", which
+    schedulers pass where they cannot add a flag, e.g. Nomad dispatch meta)."""
+    if backup_id == LATEST:
+        backup_id, latest = None, True
+    elif bool(backup_id) == latest:
         raise BackupError("name a backup ID or pass --latest (not both)")
     manifests = load_manifests(target)
     if latest:

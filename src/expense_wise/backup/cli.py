@@ -204,7 +204,11 @@ def list_backups(
 
 @backup.command()
 @click.argument("backup_id", required=False)
-@click.option("--latest", is_flag=True, help="The newest backup (safety backups only by ID).")
+@click.option(
+    "--latest",
+    is_flag=True,
+    help="The newest backup (safety backups only by ID); the ID `latest` means the same.",
+)
 @click.option("--from", "directory", type=DIRECTORY, help="Read this directory instead.")
 @_jobs_option
 @_fail_on_backup_error
@@ -232,7 +236,11 @@ def verify(backup_id: str | None, latest: bool, directory: Path | None, jobs: in
 
 @backup.command()
 @click.argument("backup_id", required=False)
-@click.option("--latest", is_flag=True, help="The newest backup (safety backups only by ID).")
+@click.option(
+    "--latest",
+    is_flag=True,
+    help="The newest backup (safety backups only by ID); the ID `latest` means the same.",
+)
 @click.option("--from", "directory", type=DIRECTORY, help="Read this directory instead.")
 @click.option("--target-url", help="Restore into this database (default: DATABASE_URL).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")

@@ -47,6 +47,22 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
     )
 
 
+def create_readiness_engine(settings: DatabaseSettings) -> AsyncEngine:
+    """One connection of its own for /ready: a saturated request pool is load, not an outage,
+    and failing readiness on every replica at once would make the load balancer drop them all.
+    It still fails fast when the database itself does not answer."""
+    if settings.is_sqlite:
+        return create_engine(settings)
+    return create_async_engine(
+        settings.url,
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=1,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": 2},
+    )
+
+
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # Foreign keys are off by default in SQLite; WAL lets readers run beside the one writer.

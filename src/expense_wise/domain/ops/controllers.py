@@ -34,7 +34,7 @@ async def _check(probe: Any) -> str:
 
 
 async def _ping_database(state: State) -> None:
-    async with state.engine.connect() as connection:
+    async with state.readiness_engine.connect() as connection:
         await connection.execute(text("SELECT 1"))
 
 
