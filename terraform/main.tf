@@ -6,11 +6,26 @@ locals {
     Environment = var.environment
     ManagedBy   = "terraform"
   }
-  # Whatever runs the containers may reach PostgreSQL and Redis.
-  app_security_group_ids = concat(
-    var.enable_eks ? [module.eks[0].node_security_group_id] : [],
-    var.enable_nomad ? [module.nomad_hosts[0].security_group_id] : [],
+  # Whatever runs the containers may reach PostgreSQL and Redis. Keys depend only on the
+  # booleans, so the first plan on an empty account knows every for_each key even though
+  # the group ids are unknown until apply.
+  app_security_groups = merge(
+    var.enable_eks ? { eks_nodes = module.eks[0].node_security_group_id } : {},
+    var.enable_nomad ? { nomad_hosts = module.nomad_hosts[0].security_group_id } : {},
   )
+}
+
+# Generated credentials without the hashicorp/random provider: Terraform's uuid() draws from
+# crypto/rand (two UUIDs: 244 random bits, hex, URL-safe). uuid() changes on every run, so
+# each value only goes to write-only arguments, sent when credentials_version changes: the
+# database password to RDS (password_wo) and into DATABASE_URL (secret_string_wo) in the
+# same apply, the JWT secret and the Redis AUTH token into Secrets Manager. None of them is
+# stored in the state by these resources.
+locals {
+  generated_credentials = {
+    for name in ["database_password", "jwt_secret", "redis_auth_token"] :
+    name => join("", [for _ in range(2) : replace(uuid(), "-", "")])
+  }
 }
 
 module "network" {
@@ -32,31 +47,38 @@ module "eks" {
   private_subnet_ids  = module.network.private_subnet_ids
   public_access_cidrs = var.eks_public_access_cidrs
   general_min_size    = var.eks_general_min_size
-  worker_min_size     = var.eks_worker_min_size
-  tags                = local.tags
+
+  deploy_role_arn                 = module.deploy_runner.role_arn
+  deploy_runner_security_group_id = module.deploy_runner.security_group_id
+  worker_min_size                 = var.eks_worker_min_size
+  tags                            = local.tags
 }
 
 module "rds" {
   source = "./modules/rds"
 
-  name                       = local.name
-  instance_class             = var.db_instance_class
-  vpc_id                     = module.network.vpc_id
-  db_subnet_group_name       = module.network.database_subnet_group_name
-  allowed_security_group_ids = local.app_security_group_ids
-  tags                       = local.tags
+  name                    = local.name
+  instance_class          = var.db_instance_class
+  vpc_id                  = module.network.vpc_id
+  db_subnet_group_name    = module.network.database_subnet_group_name
+  allowed_security_groups = local.app_security_groups
+  master_password         = local.generated_credentials.database_password
+  master_password_version = var.credentials_version
+  tags                    = local.tags
 }
 
 module "redis" {
   source = "./modules/redis"
 
-  name                       = local.name
-  node_type                  = var.redis_node_type
-  num_cache_clusters         = var.redis_num_cache_clusters
-  vpc_id                     = module.network.vpc_id
-  subnet_group_name          = module.network.elasticache_subnet_group_name
-  allowed_security_group_ids = local.app_security_group_ids
-  tags                       = local.tags
+  name                    = local.name
+  node_type               = var.redis_node_type
+  num_cache_clusters      = var.redis_num_cache_clusters
+  vpc_id                  = module.network.vpc_id
+  subnet_group_name       = module.network.elasticache_subnet_group_name
+  allowed_security_groups = local.app_security_groups
+  auth_token              = local.generated_credentials.redis_auth_token
+  auth_token_version      = var.credentials_version
+  tags                    = local.tags
 }
 
 module "buckets" {
@@ -70,10 +92,16 @@ module "buckets" {
 module "secrets" {
   source = "./modules/secrets"
 
-  prefix       = local.secrets_prefix
-  database_url = module.rds.database_url
-  redis_url    = module.redis.redis_url
-  tags         = local.tags
+  prefix            = local.secrets_prefix
+  database_username = module.rds.username
+  database_password = local.generated_credentials.database_password
+  database_address  = module.rds.address
+  database_port     = module.rds.port
+  database_name     = module.rds.database_name
+  redis_url         = module.redis.redis_url
+  jwt_secret        = local.generated_credentials.jwt_secret
+  secrets_version   = var.credentials_version
+  tags              = local.tags
 }
 
 module "app_iam" {
@@ -85,6 +113,7 @@ module "app_iam" {
   buckets_kms_key_arn   = module.buckets.kms_key_arn
   secrets_prefix        = local.secrets_prefix
   secrets_kms_key_arn   = module.secrets.kms_key_arn
+  enable_irsa           = var.enable_eks
   oidc_provider_arn     = var.enable_eks ? module.eks[0].oidc_provider_arn : ""
   kubernetes_namespaces = [var.kubernetes_namespace]
   tags                  = local.tags
@@ -101,5 +130,23 @@ module "nomad_hosts" {
   instance_profile_name = module.app_iam.nomad_instance_profile_name
   server_count          = var.nomad_server_count
   client_count          = var.nomad_client_count
+  ami_id                = var.nomad_ami_id
   tags                  = local.tags
+
+  api_client_security_groups = { deploy_runner = module.deploy_runner.security_group_id }
+}
+
+module "deploy_runner" {
+  source = "./modules/deploy_runner"
+
+  name                    = local.name
+  vpc_id                  = module.network.vpc_id
+  vpc_cidr                = module.network.vpc_cidr
+  cluster_name            = local.name
+  secrets_prefix          = local.secrets_prefix
+  secrets_kms_key_arn     = module.secrets.kms_key_arn
+  enable_nomad            = var.enable_nomad
+  nomad_instance_arns     = try(module.nomad_hosts[0].instance_arns, [])
+  ssm_transfer_bucket_arn = try(module.nomad_hosts[0].ssm_transfer_bucket_arn, "")
+  tags                    = local.tags
 }

@@ -50,3 +50,23 @@ output "nomad_client_ips" {
   description = "Private IPs for inventory group nomad_clients (empty without Nomad)."
   value       = try(module.nomad_hosts[0].client_private_ips, [])
 }
+
+output "nomad_instance_ids" {
+  description = "Instance IDs by host name: ansible_aws_ssm_instance_id in inventory/<env>/hosts.yml."
+  value       = try(module.nomad_hosts[0].instance_ids, {})
+}
+
+output "nomad_ssm_transfer_bucket" {
+  description = "ansible_aws_ssm_bucket_name in inventory/<env>/hosts.yml (null without Nomad)."
+  value       = try(module.nomad_hosts[0].ssm_transfer_bucket, null)
+}
+
+output "deploy_runner_instance_profile" {
+  description = "Instance profile of the self-hosted CI runner inside the VPC."
+  value       = module.deploy_runner.instance_profile_name
+}
+
+output "deploy_runner_security_group_id" {
+  description = "Security group of the self-hosted CI runner inside the VPC."
+  value       = module.deploy_runner.security_group_id
+}

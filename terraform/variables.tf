@@ -49,7 +49,7 @@ variable "kubernetes_namespace" {
 }
 
 variable "eks_public_access_cidrs" {
-  description = "CIDRs allowed to the EKS public endpoint (CI runners, office); empty for private only."
+  description = "CIDRs allowed to the EKS public endpoint (office); empty for private only. CI deploys from the runner inside the VPC (deploy_runner)."
   type        = list(string)
   default     = []
 }
@@ -82,6 +82,18 @@ variable "redis_num_cache_clusters" {
   description = "Redis primary plus replicas."
   type        = number
   default     = 2
+}
+
+variable "nomad_ami_id" {
+  description = "AMI of new Nomad hosts; empty looks up the newest Ubuntu 24.04 once. Running hosts keep theirs: roll them one at a time (modules/nomad_hosts/README.md)."
+  type        = string
+  default     = ""
+}
+
+variable "credentials_version" {
+  description = "Bump to generate a new database password (RDS and DATABASE_URL together), JWT secret and REDIS_URL; then redeploy."
+  type        = number
+  default     = 1
 }
 
 variable "nomad_server_count" {

@@ -1,14 +1,11 @@
 terraform {
-  required_version = ">= 1.6.0"
+  # 1.11: write-only arguments, so generated passwords never reach the state.
+  required_version = ">= 1.11.0"
 
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = "~> 5.70"
-    }
-    random = {
-      source  = "hashicorp/random"
-      version = "~> 3.6"
+      version = "~> 5.100"
     }
   }
 

@@ -7,6 +7,7 @@ list. ``hcl_attr`` reads an attribute either way so the tests do not care which 
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -20,6 +21,23 @@ hcl2 = pytest.importorskip("hcl2")
 
 REPO = Path(__file__).resolve().parents[2]
 OVERLAYS = ("staging", "production")
+
+
+def unavailable(reason: str) -> None:
+    """Skip a test whose tool or data is missing on a developer's machine, but fail it in CI
+    (CI=true), where a silent skip would pass a check that never ran."""
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{reason} (CI=true: the real check must run)", pytrace=False)
+    pytest.skip(reason)
+
+
+def require(tool: str) -> str:
+    """The path of `tool` on PATH (or /usr/sbin), else unavailable()."""
+    found = shutil.which(tool) or shutil.which(tool, path="/usr/sbin:/sbin")
+    if found is None:
+        unavailable(f"{tool} is not installed")
+        raise AssertionError("unreachable")
+    return found
 
 
 def _parser_wraps_values() -> bool:

@@ -1,26 +1,37 @@
 locals {
   service_account_subjects = [for ns in var.kubernetes_namespaces : "system:serviceaccount:${ns}:${var.kubernetes_service_account}"]
-  oidc_issuer              = var.oidc_provider_arn == "" ? "" : element(split("oidc-provider/", var.oidc_provider_arn), 1)
+  oidc_issuer              = var.enable_irsa ? element(split("oidc-provider/", var.oidc_provider_arn), 1) : ""
 }
 
-# Least privilege: objects in the two buckets, the buckets' KMS key, and the app's
-# own Secrets Manager entries. No bucket-level administration.
+# Least privilege: what the code calls, in the two buckets, the buckets' KMS key, and the
+# app's own Secrets Manager entries. No bucket-level administration. Each action is used:
+#   GetObjectVersion      OCR job and receipt download by VersionId (storage.py); backup
+#                         restore/verify of pinned receipt versions
+#   GetBucketVersioning,  backup create pins every receipt's version (backup/receipts.py)
+#   ListBucketVersions
+#   AbortMultipartUpload  boto3's transfer manager aborts a failed multipart backup upload
 data "aws_iam_policy_document" "app" {
   statement {
     sid       = "ReceiptsObjects"
-    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    actions   = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject"]
     resources = ["${var.receipts_bucket_arn}/*"]
   }
 
   statement {
-    sid       = "BackupsObjects"
-    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    sid = "BackupsObjects"
+    actions = [
+      "s3:GetObject",
+      "s3:GetObjectVersion",
+      "s3:PutObject",
+      "s3:DeleteObject",
+      "s3:AbortMultipartUpload",
+    ]
     resources = ["${var.backups_bucket_arn}/*"]
   }
 
   statement {
     sid       = "ListBuckets"
-    actions   = ["s3:ListBucket"]
+    actions   = ["s3:ListBucket", "s3:ListBucketVersions", "s3:GetBucketVersioning"]
     resources = [var.receipts_bucket_arn, var.backups_bucket_arn]
   }
 
@@ -51,8 +62,10 @@ resource "aws_iam_policy" "app" {
 }
 
 # EKS: IRSA role assumed by the expense-wise ServiceAccount.
+# count follows a plain boolean: the OIDC provider ARN is unknown until the cluster exists,
+# and a count derived from it fails the first plan on an empty account.
 data "aws_iam_policy_document" "irsa_trust" {
-  count = var.oidc_provider_arn == "" ? 0 : 1
+  count = var.enable_irsa ? 1 : 0
 
   statement {
     actions = ["sts:AssumeRoleWithWebIdentity"]
@@ -74,7 +87,7 @@ data "aws_iam_policy_document" "irsa_trust" {
 }
 
 resource "aws_iam_role" "irsa" {
-  count = var.oidc_provider_arn == "" ? 0 : 1
+  count = var.enable_irsa ? 1 : 0
 
   name               = "${var.name}-app"
   assume_role_policy = data.aws_iam_policy_document.irsa_trust[0].json
@@ -82,7 +95,7 @@ resource "aws_iam_role" "irsa" {
 }
 
 resource "aws_iam_role_policy_attachment" "irsa" {
-  count = var.oidc_provider_arn == "" ? 0 : 1
+  count = var.enable_irsa ? 1 : 0
 
   role       = aws_iam_role.irsa[0].name
   policy_arn = aws_iam_policy.app.arn

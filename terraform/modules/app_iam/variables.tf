@@ -28,8 +28,14 @@ variable "secrets_kms_key_arn" {
   type        = string
 }
 
+variable "enable_irsa" {
+  description = "Create the IRSA role (EKS). A plain boolean, known at plan time."
+  type        = bool
+  default     = false
+}
+
 variable "oidc_provider_arn" {
-  description = "EKS OIDC provider ARN; empty skips the IRSA role (Nomad-only installs)."
+  description = "EKS OIDC provider ARN trusted by the IRSA role (used when enable_irsa)."
   type        = string
   default     = ""
 }

@@ -102,8 +102,11 @@ resource "aws_s3_bucket_lifecycle_configuration" "receipts" {
       days = var.receipts_retention_days
     }
 
+    # Backups pin receipt versions (a deleted or replaced receipt is restored from its
+    # version), and a monthly backup is kept up to backups_retention_days: the old versions
+    # must live at least as long, or restoring an old backup loses its receipts.
     noncurrent_version_expiration {
-      noncurrent_days = 90
+      noncurrent_days = var.backups_retention_days
     }
 
     abort_incomplete_multipart_upload {

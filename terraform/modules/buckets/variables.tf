@@ -15,9 +15,15 @@ variable "receipts_retention_days" {
 }
 
 variable "backups_retention_days" {
-  description = "Days after which any backup object expires, a backstop to the app's own pruning."
+  description = "Days after which any backup object expires, a backstop to the app's own pruning; old receipt versions, which backups pin, are kept as long."
   type        = number
   default     = 400
+
+  validation {
+    # backup prune keeps 12 monthly backups by default (BACKUP_KEEP_MONTHLY).
+    condition     = var.backups_retention_days >= 366
+    error_message = "Backups must outlive the 12 monthly backups backup prune keeps (>= 366 days)."
+  }
 }
 
 variable "tags" {

@@ -17,7 +17,34 @@ module "eks" {
 
   enable_irsa                              = true
   enable_cluster_creator_admin_permissions = true
-  cluster_enabled_log_types                = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+
+  # The CI deploy role gets Kubernetes rights through an access entry (API authentication
+  # mode), and its runner inside the VPC reaches the private endpoint through the cluster
+  # security group (see modules/deploy_runner).
+  authentication_mode = "API_AND_CONFIG_MAP"
+  access_entries = {
+    deploy = {
+      principal_arn = var.deploy_role_arn
+      policy_associations = {
+        # The deploy creates the namespace and cluster-wide objects (the Namespace itself), so a namespace-scoped policy is not enough.
+        cluster_admin = {
+          policy_arn   = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+          access_scope = { type = "cluster" }
+        }
+      }
+    }
+  }
+  cluster_security_group_additional_rules = {
+    deploy_runner = {
+      description              = "Kubernetes API from the deploy runner"
+      type                     = "ingress"
+      protocol                 = "tcp"
+      from_port                = 443
+      to_port                  = 443
+      source_security_group_id = var.deploy_runner_security_group_id
+    }
+  }
+  cluster_enabled_log_types = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 
   cluster_addons = {
     coredns                = {}

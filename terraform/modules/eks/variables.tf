@@ -25,6 +25,16 @@ variable "public_access_cidrs" {
   default     = []
 }
 
+variable "deploy_role_arn" {
+  description = "IAM role of the CI deploy runner, given cluster access by an access entry."
+  type        = string
+}
+
+variable "deploy_runner_security_group_id" {
+  description = "Security group of the deploy runner, admitted to the private API endpoint (443)."
+  type        = string
+}
+
 variable "general_instance_types" {
   description = "Instance types of the general node group (API, add-ons)."
   type        = list(string)

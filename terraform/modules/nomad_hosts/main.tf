@@ -5,7 +5,12 @@ locals {
   )
 }
 
+# The AMI is looked up only when ami_id is empty (first apply), and a host never follows a
+# newer image by itself (ignore_changes below): replacing every server at once would lose
+# the Raft state. Upgrade one host at a time, see README.md.
 data "aws_ami" "ubuntu" {
+  count = var.ami_id == "" ? 1 : 0
+
   most_recent = true
   owners      = ["099720109477"] # Canonical
 
@@ -57,7 +62,29 @@ resource "aws_vpc_security_group_ingress_rule" "dynamic_ports" {
   ip_protocol       = "tcp"
 }
 
-# Docker pulls, AWS APIs (443) and the SMTP relay (587); databases are inside the VPC.
+# The deploy runner (inside the VPC) submits jobs through the Nomad HTTP API; ACLs apply.
+resource "aws_vpc_security_group_ingress_rule" "api_from_runner" {
+  for_each = var.api_client_security_groups
+
+  security_group_id            = aws_security_group.nomad.id
+  description                  = "Nomad HTTP API from ${each.key}"
+  referenced_security_group_id = each.value
+  from_port                    = 4646
+  to_port                      = 4646
+  ip_protocol                  = "tcp"
+}
+
+# Ubuntu's apt mirrors answer on HTTP (packages are signed); provisioning needs it.
+resource "aws_vpc_security_group_egress_rule" "http" {
+  security_group_id = aws_security_group.nomad.id
+  description       = "HTTP to the Ubuntu apt mirrors"
+  cidr_ipv4         = "0.0.0.0/0"
+  from_port         = 80
+  to_port           = 80
+  ip_protocol       = "tcp"
+}
+
+# Docker pulls, AWS APIs and SSM (443) and the SMTP relay (587); databases are inside the VPC.
 resource "aws_vpc_security_group_egress_rule" "https" {
   security_group_id = aws_security_group.nomad.id
   description       = "HTTPS to registries and AWS APIs"
@@ -86,7 +113,7 @@ resource "aws_vpc_security_group_egress_rule" "vpc" {
 resource "aws_instance" "this" {
   for_each = local.hosts
 
-  ami                    = data.aws_ami.ubuntu.id
+  ami                    = var.ami_id != "" ? var.ami_id : data.aws_ami.ubuntu[0].id
   instance_type          = each.value.role == "server" ? var.server_instance_type : var.client_instance_type
   subnet_id              = var.private_subnet_ids[each.value.index % length(var.private_subnet_ids)]
   vpc_security_group_ids = [aws_security_group.nomad.id]
@@ -109,4 +136,56 @@ resource "aws_instance" "this" {
   }
 
   tags = merge(var.tags, { Name = each.key, NomadRole = each.value.role })
+
+  lifecycle {
+    ignore_changes = [ami]
+  }
+}
+
+# Ansible reaches the hosts through SSM Session Manager (connection community.aws.aws_ssm,
+# no SSH ingress); the plugin moves files through this bucket with presigned URLs.
+resource "aws_s3_bucket" "ssm_transfer" {
+  #checkov:skip=CKV2_AWS_62:No consumer of bucket events; files live for one Ansible task.
+  #checkov:skip=CKV_AWS_144:Transient Ansible task files; nothing to replicate.
+  #checkov:skip=CKV_AWS_18:Transient Ansible task files; SSM sessions are logged by CloudTrail.
+  #checkov:skip=CKV_AWS_21:Transient Ansible task files expire after a day; versions would only keep them longer.
+  #checkov:skip=CKV_AWS_145:SSE-S3 is enough for files that expire after a day; the SSM plugin's presigned uploads do not send a KMS key.
+  bucket_prefix = "${var.name}-ssm-"
+  force_destroy = true
+  tags          = var.tags
+}
+
+resource "aws_s3_bucket_public_access_block" "ssm_transfer" {
+  bucket                  = aws_s3_bucket.ssm_transfer.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "ssm_transfer" {
+  bucket = aws_s3_bucket.ssm_transfer.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm = "AES256"
+    }
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "ssm_transfer" {
+  bucket = aws_s3_bucket.ssm_transfer.id
+
+  rule {
+    id     = "expire-transfers"
+    status = "Enabled"
+    filter {}
+
+    expiration {
+      days = 1
+    }
+
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
+  }
 }

@@ -17,3 +17,18 @@ output "security_group_id" {
   description = "Security group of the hosts; RDS and Redis admit it."
   value       = aws_security_group.nomad.id
 }
+
+output "ssm_transfer_bucket" {
+  description = "Bucket of the Ansible SSM connection (ansible_aws_ssm_bucket_name)."
+  value       = aws_s3_bucket.ssm_transfer.id
+}
+
+output "ssm_transfer_bucket_arn" {
+  description = "ARN of that bucket (the deploy runner may use it)."
+  value       = aws_s3_bucket.ssm_transfer.arn
+}
+
+output "instance_arns" {
+  description = "Instance ARNs (the deploy runner may start SSM sessions on them)."
+  value       = [for h in aws_instance.this : h.arn]
+}

@@ -23,6 +23,18 @@ variable "instance_profile_name" {
   type        = string
 }
 
+variable "ami_id" {
+  description = "AMI of new hosts; empty looks up the newest Ubuntu 24.04 once. Existing hosts keep theirs (ignore_changes)."
+  type        = string
+  default     = ""
+}
+
+variable "api_client_security_groups" {
+  description = "Security groups allowed to the Nomad HTTP API (4646), by a static name (deploy_runner)."
+  type        = map(string)
+  default     = {}
+}
+
 variable "server_count" {
   description = "Number of Nomad servers (3 or 5 for quorum)."
   type        = number

@@ -2,11 +2,6 @@ locals {
   port = 5432
 }
 
-resource "random_password" "master" {
-  length  = 32
-  special = false
-}
-
 resource "aws_kms_key" "rds" {
   #checkov:skip=CKV2_AWS_64:The default key policy (account root, delegating to IAM) is intended; access is granted by the IAM policies in app_iam and the AWS service integrations.
   description         = "${var.name} RDS storage and Performance Insights"
@@ -25,11 +20,13 @@ resource "aws_security_group" "rds" {
   }
 }
 
+# Keyed by role (eks_nodes, nomad_hosts): the keys are known at plan time even on an empty
+# account, where the group ids are not.
 resource "aws_vpc_security_group_ingress_rule" "postgres" {
-  for_each = toset(var.allowed_security_group_ids)
+  for_each = var.allowed_security_groups
 
   security_group_id            = aws_security_group.rds.id
-  description                  = "PostgreSQL from ${each.value}"
+  description                  = "PostgreSQL from ${each.key}"
   referenced_security_group_id = each.value
   from_port                    = local.port
   to_port                      = local.port
@@ -88,8 +85,11 @@ resource "aws_db_instance" "this" {
 
   db_name  = var.database_name
   username = var.master_username
-  password = random_password.master.result
-  port     = local.port
+  # Write-only: sent to RDS when the version changes, never stored in the state. The same
+  # value goes into DATABASE_URL in Secrets Manager (secrets module) in the same apply.
+  password_wo         = var.master_password
+  password_wo_version = var.master_password_version
+  port                = local.port
 
   allocated_storage     = var.allocated_storage
   max_allocated_storage = var.max_allocated_storage
@@ -112,6 +112,8 @@ resource "aws_db_instance" "this" {
   skip_final_snapshot       = false
   final_snapshot_identifier = "${var.name}-final"
 
+  # Only the major version is pinned: AWS applies minor upgrades in the maintenance window
+  # and Terraform does not try to undo them.
   auto_minor_version_upgrade          = true
   iam_database_authentication_enabled = true
   enabled_cloudwatch_logs_exports     = ["postgresql", "upgrade"]

@@ -8,10 +8,14 @@ output "port" {
   value       = aws_db_instance.this.port
 }
 
-output "database_url" {
-  description = "SQLAlchemy URL for the app (postgresql+psycopg, TLS required); stored in Secrets Manager."
-  value       = "postgresql+psycopg://${var.master_username}:${random_password.master.result}@${aws_db_instance.this.address}:${aws_db_instance.this.port}/${var.database_name}?sslmode=require"
-  sensitive   = true
+output "username" {
+  description = "Master user name (the app's DATABASE_URL user)."
+  value       = aws_db_instance.this.username
+}
+
+output "database_name" {
+  description = "Name of the application database."
+  value       = aws_db_instance.this.db_name
 }
 
 output "security_group_id" {

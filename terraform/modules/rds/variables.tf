@@ -4,9 +4,14 @@ variable "name" {
 }
 
 variable "engine_version" {
-  description = "PostgreSQL engine version (major 15)."
+  description = "PostgreSQL major version; minor versions follow auto_minor_version_upgrade."
   type        = string
-  default     = "15.8"
+  default     = "15"
+
+  validation {
+    condition     = can(regex("^[0-9]+$", var.engine_version))
+    error_message = "Pin the major version only (e.g. \"15\"): a minor pin fights AWS's automatic minor upgrades."
+  }
 }
 
 variable "instance_class" {
@@ -25,6 +30,19 @@ variable "master_username" {
   description = "Master user name; its generated password lands in Secrets Manager through DATABASE_URL."
   type        = string
   default     = "expense_wise"
+}
+
+variable "master_password" {
+  description = "Master password; ephemeral, so the module cannot store it in the state."
+  type        = string
+  sensitive   = true
+  ephemeral   = true
+}
+
+variable "master_password_version" {
+  description = "Bump to send a new master_password to RDS (rotation)."
+  type        = number
+  default     = 1
 }
 
 variable "allocated_storage" {
@@ -49,10 +67,10 @@ variable "db_subnet_group_name" {
   type        = string
 }
 
-variable "allowed_security_group_ids" {
-  description = "Security groups allowed to connect on 5432 (EKS nodes, Nomad hosts)."
-  type        = list(string)
-  default     = []
+variable "allowed_security_groups" {
+  description = "Security groups allowed to connect on 5432, by a static name (eks_nodes, nomad_hosts)."
+  type        = map(string)
+  default     = {}
 }
 
 variable "tags" {

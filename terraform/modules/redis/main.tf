@@ -2,11 +2,27 @@ locals {
   port = 6379
 }
 
-# ElastiCache AUTH tokens allow printable ASCII except a few characters; letters and
-# digits keep the token URL-safe inside REDIS_URL.
-resource "random_password" "auth" {
-  length  = 64
-  special = false
+# The AUTH token lives in Secrets Manager (<name>/redis-auth-token): written once as a
+# write-only value, then read back for the replication group (ElastiCache has no write-only
+# auth_token, so this one is in the state). Reading it back keeps later plans free of diffs.
+resource "aws_secretsmanager_secret" "auth" {
+  #checkov:skip=CKV2_AWS_57:Rotating an ElastiCache AUTH token needs the two-step SET/ROTATE update of the replication group; done as a planned change (bump auth_token_version), see docs/deploy.md.
+  name                    = "${var.name}/redis-auth-token"
+  description             = "AUTH token of the ${var.name} Redis replication group"
+  kms_key_id              = aws_kms_key.redis.arn
+  recovery_window_in_days = 7
+  tags                    = var.tags
+}
+
+resource "aws_secretsmanager_secret_version" "auth" {
+  secret_id                = aws_secretsmanager_secret.auth.id
+  secret_string_wo         = var.auth_token
+  secret_string_wo_version = var.auth_token_version
+}
+
+data "aws_secretsmanager_secret_version" "auth" {
+  secret_id  = aws_secretsmanager_secret.auth.id
+  version_id = aws_secretsmanager_secret_version.auth.version_id
 }
 
 resource "aws_kms_key" "redis" {
@@ -27,11 +43,13 @@ resource "aws_security_group" "redis" {
   }
 }
 
+# Keyed by role (eks_nodes, nomad_hosts): the keys are known at plan time even on an empty
+# account, where the group ids are not.
 resource "aws_vpc_security_group_ingress_rule" "redis" {
-  for_each = toset(var.allowed_security_group_ids)
+  for_each = var.allowed_security_groups
 
   security_group_id            = aws_security_group.redis.id
-  description                  = "Redis from ${each.value}"
+  description                  = "Redis from ${each.key}"
   referenced_security_group_id = each.value
   from_port                    = local.port
   to_port                      = local.port
@@ -58,7 +76,7 @@ resource "aws_elasticache_replication_group" "this" {
   at_rest_encryption_enabled = true
   kms_key_id                 = aws_kms_key.redis.arn
   transit_encryption_enabled = true
-  auth_token                 = random_password.auth.result
+  auth_token                 = data.aws_secretsmanager_secret_version.auth.secret_string
 
   snapshot_retention_limit   = 7
   snapshot_window            = "00:00-01:00"

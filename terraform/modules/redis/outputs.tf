@@ -5,7 +5,7 @@ output "primary_endpoint" {
 
 output "redis_url" {
   description = "rediss:// URL with the AUTH token for the app; stored in Secrets Manager."
-  value       = "rediss://:${random_password.auth.result}@${aws_elasticache_replication_group.this.primary_endpoint_address}:${local.port}/0"
+  value       = "rediss://:${data.aws_secretsmanager_secret_version.auth.secret_string}@${aws_elasticache_replication_group.this.primary_endpoint_address}:${local.port}/0"
   sensitive   = true
 }
 

@@ -30,10 +30,28 @@ variable "subnet_group_name" {
   type        = string
 }
 
-variable "allowed_security_group_ids" {
-  description = "Security groups allowed to connect on 6379 (EKS nodes, Nomad hosts)."
-  type        = list(string)
-  default     = []
+variable "allowed_security_groups" {
+  description = "Security groups allowed to connect on 6379, by a static name (eks_nodes, nomad_hosts)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "auth_token" {
+  description = "New AUTH token (letters and digits, 16-128 characters), written to Secrets Manager when auth_token_version changes."
+  type        = string
+  sensitive   = true
+  ephemeral   = true
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9]{16,128}$", var.auth_token))
+    error_message = "The AUTH token must be 16 to 128 letters and digits (URL-safe in REDIS_URL)."
+  }
+}
+
+variable "auth_token_version" {
+  description = "Bump to write a new auth_token."
+  type        = number
+  default     = 1
 }
 
 variable "tags" {

@@ -1,18 +1,13 @@
 locals {
-  # Values Terraform knows; SMTP credentials are put by an operator afterwards
-  # (aws secretsmanager put-secret-value), so Terraform never sees them.
+  # Values Terraform writes (write-only: they never reach the state); SMTP credentials are
+  # put by an operator afterwards (aws secretsmanager put-secret-value).
   generated = {
-    DATABASE_URL = var.database_url
+    DATABASE_URL = "postgresql+psycopg://${var.database_username}:${var.database_password}@${var.database_address}:${var.database_port}/${var.database_name}?sslmode=require"
     REDIS_URL    = var.redis_url
-    JWT_SECRET   = random_password.jwt.result
+    JWT_SECRET   = var.jwt_secret
   }
   generated_names   = ["DATABASE_URL", "REDIS_URL", "JWT_SECRET"]
   operator_supplied = ["SMTP_USER", "SMTP_PASSWORD"]
-}
-
-resource "random_password" "jwt" {
-  length  = 64
-  special = false
 }
 
 resource "aws_kms_key" "secrets" {
@@ -25,7 +20,7 @@ resource "aws_kms_key" "secrets" {
 # One entry per variable, named <prefix>/<NAME>: the layout the app reads itself
 # with SECRETS_MANAGER_PREFIX and the ExternalSecret maps into the Secret.
 resource "aws_secretsmanager_secret" "this" {
-  #checkov:skip=CKV2_AWS_57:DATABASE_URL and REDIS_URL embed credentials owned by the rds and redis modules and JWT_SECRET rotation logs every user out; rotation is a planned Terraform change (taint the random_password) followed by a rolling restart, described in docs/deploy.md.
+  #checkov:skip=CKV2_AWS_57:DATABASE_URL and REDIS_URL embed credentials owned by the rds and redis modules and JWT_SECRET rotation logs every user out; rotation is a planned Terraform change (bump secrets_version) followed by a rolling restart, described in docs/deploy.md.
   for_each = toset(concat(local.generated_names, local.operator_supplied))
 
   name                    = "${var.prefix}/${each.key}"
@@ -38,6 +33,7 @@ resource "aws_secretsmanager_secret" "this" {
 resource "aws_secretsmanager_secret_version" "generated" {
   for_each = toset(local.generated_names)
 
-  secret_id     = aws_secretsmanager_secret.this[each.key].id
-  secret_string = local.generated[each.key]
+  secret_id                = aws_secretsmanager_secret.this[each.key].id
+  secret_string_wo         = local.generated[each.key]
+  secret_string_wo_version = var.secrets_version
 }
