@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -78,14 +79,46 @@ def test_terraform_pins_providers_and_uses_s3_backend() -> None:
     terraform = hcl_block(load_hcl(REPO / "terraform" / "versions.tf"), "terraform")
     assert hcl_attr(terraform, "required_version")
     providers = hcl_block(terraform, "required_providers")
-    for provider in ("aws", "random"):
-        version = hcl_attr(hcl_attr(providers, provider), "version")
-        assert version.startswith("~>"), f"{provider} is not pinned with ~>"
+    # Only hashicorp/aws: no other provider can be installed from the offline mirror.
+    assert set(providers) == {"aws"}
+    assert hcl_attr(hcl_attr(providers, "aws"), "version").startswith("~>")
     assert "s3" in dict(hcl_blocks(terraform, "backend"))
     for env in ("staging", "production"):
         assert (REPO / "terraform" / "environments" / f"{env}.tfvars").is_file()
-        backend = (REPO / "terraform" / "environments" / f"{env}.s3.tfbackend").read_text()
-        assert "dynamodb_table" in backend and "encrypt" in backend
+        backend = load_hcl(REPO / "terraform" / "environments" / f"{env}.s3.tfbackend")
+        # DynamoDB locking is deprecated from Terraform 1.11; the S3 lock file replaces it.
+        assert hcl_attr(backend, "use_lockfile") is True
+        assert "dynamodb_table" not in backend
+        assert hcl_attr(backend, "encrypt") is True
+
+
+def test_eks_grants_the_deploy_role_and_admits_its_runner() -> None:
+    """The real EKS module cannot be initialised here (tls/time providers), so its wiring is
+    checked in the configuration: CI's deploy role has an access entry, and the runner
+    inside the VPC is admitted to the private endpoint."""
+    modules = dict(hcl_blocks(load_hcl(REPO / "terraform/modules/eks/main.tf"), "module"))
+    eks = modules["eks"]
+    entry = hcl_attr(eks, "access_entries")["deploy"]
+    assert entry["principal_arn"] == "${var.deploy_role_arn}"
+    (policy,) = entry["policy_associations"].values()
+    assert policy["policy_arn"].endswith("/AmazonEKSClusterAdminPolicy")
+    rule = hcl_attr(eks, "cluster_security_group_additional_rules")["deploy_runner"]
+    assert (rule["type"], rule["from_port"], rule["to_port"]) == ("ingress", 443, 443)
+    assert rule["source_security_group_id"] == "${var.deploy_runner_security_group_id}"
+    root = dict(hcl_blocks(load_hcl(REPO / "terraform/main.tf"), "module"))
+    assert hcl_attr(root["eks"], "deploy_role_arn") == "${module.deploy_runner.role_arn}"
+
+
+def test_terraform_chdir_paths_in_the_repository_exist() -> None:
+    """Every `terraform -chdir=DIR` a comment or document tells an operator to run names a
+    directory holding a root module."""
+    pattern = re.compile(r"terraform -chdir=([\w./-]+)")
+    places = [*REPO.glob("k8s/**/*.yaml"), *REPO.glob("docs/**/*.md"), REPO / "README.md"]
+    places += [*REPO.glob("inventory/**/*.yml"), *REPO.glob("terraform/**/*.md")]
+    found = {(path, match) for path in places for match in pattern.findall(path.read_text())}
+    assert found
+    for path, directory in found:
+        assert list((REPO / directory).glob("*.tf")), f"{path.relative_to(REPO)}: {directory}"
 
 
 def test_data_stores_are_hardened() -> None:
