@@ -44,6 +44,7 @@ variable "config" {
     SMTP_FROM         = "no-reply@expense-wise.example"
     PUBLIC_BASE_URL   = "https://api.expense-wise.example"
     SHUTDOWN_TIMEOUT  = "30"
+    TRUSTED_PROXIES   = "10.0.0.0/16"
   }
 }
 

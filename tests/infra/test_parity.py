@@ -162,3 +162,13 @@ def test_same_user_and_shutdown_window(base) -> None:
     ]
     grace = api["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
     assert TASKS["api.nomad.hcl:api"]["kill_timeout"] == f"{grace}s"
+
+
+@pytest.mark.parametrize("env", ["staging", "production"])
+def test_trusted_proxies_are_the_environment_vpc(env: str) -> None:
+    """The ingress / load balancer lives in the VPC; without TRUSTED_PROXIES every client
+    behind it shares the proxy's rate-limit budget."""
+    overlay = kustomize_build(REPO / "k8s" / "overlays" / env)
+    (config_map,) = [d for d in overlay if d["kind"] == "ConfigMap"]
+    tfvars = load_hcl(REPO / "terraform" / "environments" / f"{env}.tfvars")
+    assert config_map["data"]["TRUSTED_PROXIES"] == hcl_attr(tfvars, "vpc_cidr")
