@@ -45,6 +45,7 @@ variable "config" {
     PUBLIC_BASE_URL   = "https://api.expense-wise.example"
     SHUTDOWN_TIMEOUT  = "30"
     TRUSTED_PROXIES   = "10.0.0.0/16"
+    WORKER_METRICS_PORT = "9100"
   }
 }
 
@@ -108,6 +109,12 @@ job "expense-wise-api" {
         path     = "/health"
         interval = "10s"
         timeout  = "2s"
+
+        # A hung API (liveness fails) is restarted; readiness below only gates traffic.
+        check_restart {
+          limit = 3
+          grace = "30s"
+        }
       }
 
       check {

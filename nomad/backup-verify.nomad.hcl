@@ -45,6 +45,7 @@ variable "config" {
     PUBLIC_BASE_URL   = "https://api.expense-wise.example"
     SHUTDOWN_TIMEOUT  = "30"
     TRUSTED_PROXIES   = "10.0.0.0/16"
+    WORKER_METRICS_PORT = "9100"
   }
 }
 

@@ -45,6 +45,7 @@ variable "config" {
     PUBLIC_BASE_URL   = "https://api.expense-wise.example"
     SHUTDOWN_TIMEOUT  = "30"
     TRUSTED_PROXIES   = "10.0.0.0/16"
+    WORKER_METRICS_PORT = "9100"
   }
 }
 
@@ -62,10 +63,10 @@ job "expense-wise-worker" {
     image_tag = var.image_tag
   }
 
-  # The worker has no port or HTTP check, so health is "task running".
+  # Health is the metrics endpoint the worker serves on WORKER_METRICS_PORT.
   update {
     max_parallel     = 1
-    health_check     = "task_states"
+    health_check     = "checks"
     min_healthy_time = "20s"
     healthy_deadline = "5m"
     auto_revert      = true
@@ -78,11 +79,39 @@ job "expense-wise-worker" {
       attribute = "${node.unique.name}"
     }
 
+    network {
+      port "metrics" {
+        to = 9100
+      }
+    }
+
     restart {
       attempts = 3
       interval = "5m"
       delay    = "15s"
       mode     = "delay"
+    }
+
+    # The worker serves Prometheus metrics from its own process (WORKER_METRICS_PORT): an
+    # answer means its event loop is alive; a hung worker is restarted.
+    service {
+      name     = "expense-wise-worker"
+      provider = "nomad"
+      port     = "metrics"
+      tags     = ["metrics"]
+
+      check {
+        name     = "metrics"
+        type     = "http"
+        path     = "/metrics"
+        interval = "15s"
+        timeout  = "3s"
+
+        check_restart {
+          limit = 3
+          grace = "60s"
+        }
+      }
     }
 
     task "worker" {
@@ -96,6 +125,7 @@ job "expense-wise-worker" {
       config {
         image           = "${var.image}:${var.image_tag}"
         args            = ["worker"]
+        ports           = ["metrics"]
         readonly_rootfs = true
         cap_drop        = ["ALL"]
         security_opt    = ["no-new-privileges"]

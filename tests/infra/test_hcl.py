@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 from infra_helpers import (
     REPO,
+    hcl2,
     hcl_attr,
     hcl_block,
     hcl_blocks,
     load_hcl,
     nomad_files,
     terraform_files,
+    yaml,
 )
 
 MODULE_FILES = ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md")
@@ -143,3 +146,42 @@ def test_data_stores_are_hardened() -> None:
     ):
         assert hcl_attr(group, flag) is True, flag
     assert hcl_attr(group, "auth_token")
+
+
+def _seconds(duration: str) -> int:
+    return int(duration[:-1]) * {"s": 1, "m": 60}[duration[-1]]
+
+
+def test_nomad_restarts_hung_tasks_and_lets_them_drain() -> None:
+    """check_restart on the API's liveness check, a checked worker, and a client
+    max_kill_timeout that does not cap the jobs' kill_timeout (Nomad's default is 30 s)."""
+    import jinja2
+
+    def job(name: str) -> dict:
+        return next(hcl_blocks(load_hcl(REPO / "nomad" / name), "job"))[1]
+
+    api_group = dict(hcl_blocks(job("api.nomad.hcl"), "group"))["api"]
+    checks = {hcl_attr(c, "name"): c for c in hcl_block(api_group, "service").get("check", [])}
+    assert hcl_block(checks["health"], "check_restart"), "a hung API is never restarted"
+    assert not hcl_block(checks["ready"], "check_restart"), "readiness must not restart"
+
+    worker_group = dict(hcl_blocks(job("worker.nomad.hcl"), "group"))["worker"]
+    (worker_check,) = hcl_block(worker_group, "service")["check"]
+    assert hcl_attr(worker_check, "path") == "/metrics"
+    assert hcl_block(worker_check, "check_restart")
+
+    template = (REPO / "roles/nomad_host/templates/nomad.hcl.j2").read_text()
+    defaults = yaml.safe_load((REPO / "roles/nomad_host/defaults/main.yml").read_text())
+    facts = {"default_ipv4": {"address": "10.30.16.20"}}
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    environment.filters.update(bool=bool, to_json=json.dumps)  # the Ansible filters it uses
+    rendered = environment.from_string(template).render(
+        **defaults, ansible_managed="test", ansible_facts=facts
+    )
+    client = hcl_block(hcl2.loads(rendered), "client")
+    ceiling = _seconds(hcl_attr(client, "max_kill_timeout", "30s"))
+    for path in nomad_files():
+        for _, group in hcl_blocks(next(hcl_blocks(load_hcl(path), "job"))[1], "group"):
+            for name, task in hcl_blocks(group, "task"):
+                kill_timeout = hcl_attr(task, "kill_timeout", "5s")
+                assert _seconds(kill_timeout) <= ceiling, f"{path.name}:{name} {kill_timeout}"

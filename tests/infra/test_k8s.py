@@ -106,7 +106,11 @@ def test_worker_deployment(overlays, find, overlay: str) -> None:
     (worker,) = find(overlays[overlay], "Deployment", "expense-wise-worker")
     (container,) = worker["spec"]["template"]["spec"]["containers"]
     assert container["args"] == ["worker"]
-    assert "ports" not in container
+    # A hung worker is restarted: liveness is the metrics endpoint of WORKER_METRICS_PORT.
+    (config_map,) = find(overlays[overlay], "ConfigMap")
+    (port,) = container["ports"]
+    assert port["containerPort"] == int(config_map["data"]["WORKER_METRICS_PORT"])
+    assert container["livenessProbe"]["httpGet"] == {"path": "/metrics", "port": port["name"]}
     assert container["resources"] == {
         "requests": {"cpu": "500m", "memory": "512Mi"},
         "limits": {"cpu": "2", "memory": "1Gi"},
