@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Offline checks of everything under k8s/, nomad/, terraform/, the Ansible tree and
 # the Dockerfile. Prints one summary line per check and exits non-zero if any failed.
-# Needs only `uv sync --all-groups` (plus kubectl or kustomize; terraform optional).
+# Needs `uv sync --all-groups`, kubectl or kustomize, terraform with the hashicorp/aws
+# mirror (TF_PLUGIN_MIRROR, default /opt/tf-plugins), ../shared/terraform-modules
+# (TF_MODULES_DIR) and nginx (scripts/test.sh installs it).
 #   bash scripts/check-infra.sh
 set -uo pipefail
 
@@ -151,6 +153,11 @@ check checkov-kubernetes "${CHECKOV[@]}" --config-file .checkov.yaml --framework
 check checkov-terraform "${CHECKOV[@]}" --config-file .checkov.yaml --framework terraform -d terraform
 check ansible-syntax-check syntax_check
 check ansible-lint "${RUN[@]}" ansible-lint --offline
+# Real validation (tests/infra, marker `infra`): terraform init/validate/test with the
+# provider mirror and a local module registry, the app's AWS calls under the rendered IAM
+# policies (moto, IAM enforced), serve behind nginx, and the Nomad playbooks against a typed
+# fake of Nomad's API. A missing tool or mirror skips locally and fails under CI=true.
+check real-validation "${RUN[@]}" python -m pytest -q -p no:cacheprovider -m infra tests/infra
 if [ -f Dockerfile ]; then
   check hadolint "${RUN[@]}" hadolint Dockerfile
 else
