@@ -101,3 +101,15 @@ def test_role_layout(role: Path) -> None:
 
     for template in (role / "templates").glob("*") if (role / "templates").exists() else []:
         assert template.suffix == ".j2", template
+
+
+@pytest.mark.parametrize("name", ["staging", "production"])
+def test_nomad_hosts_are_reached_through_ssm(name: str) -> None:
+    """The hosts have no SSH ingress (terraform nomad_hosts): Ansible connects through SSM."""
+    hosts = yaml.safe_load((REPO / "inventory" / name / "hosts.yml").read_text())
+    nomad = hosts["all"]["children"]["nomad"]
+    assert nomad["vars"]["ansible_connection"] == "community.aws.aws_ssm"
+    assert "ansible_aws_ssm_bucket_name" in nomad["vars"]
+    for group in ("nomad_servers", "nomad_clients"):
+        for host, variables in hosts["all"]["children"][group]["hosts"].items():
+            assert variables["ansible_aws_ssm_instance_id"].startswith("i-"), host
