@@ -17,6 +17,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from expense_wise import metrics
 from expense_wise.logging import get_logger
 
 log = get_logger(__name__)
@@ -136,6 +137,7 @@ def database_error_handler(request: Request[Any, Any, Any], exc: DBAPIError) -> 
 
 def pool_timeout_handler(request: Request[Any, Any, Any], exc: PoolTimeoutError) -> Response[Any]:
     # Every pooled connection stayed busy for DATABASE_POOL_TIMEOUT: overload, not a bug.
+    metrics.DB_POOL_TIMEOUTS.inc()
     log.warning("no free database connection", path=request.url.path)
     return _error_response(
         503,

@@ -1,13 +1,18 @@
 """Application metrics beyond the HTTP ones that Litestar's Prometheus middleware records.
 
 Counters live in the process that does the work; gauges that describe the whole system
-(queue depth, receipts by status, outbox age) are computed from PostgreSQL/Redis at scrape
-time by collectors registered in the app, so every API replica reports the same truth.
+(queue depth and age, receipts by status, outbox age, readiness) are refreshed from
+PostgreSQL/Redis every few seconds by background loops in the app, so every API replica
+reports the same truth. The alert rules and dashboards in monitoring/ use these names.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import Counter, Gauge, Histogram
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 JOBS_STARTED = Counter("jobs_started_total", "Background jobs started", ["job"])
 JOBS_SUCCEEDED = Counter("jobs_succeeded_total", "Background jobs that succeeded", ["job"])
@@ -18,6 +23,13 @@ JOB_DURATION = Histogram(
     "Background job run time",
     ["job"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128),
+)
+
+# --- Receipts ------------------------------------------------------------------------------
+RECEIPTS_FINISHED = Counter(
+    "receipts_finished_total",
+    "Receipts whose OCR finished: status=done, or status=failed for good",
+    ["status"],
 )
 
 # --- Notifications and recurring expenses ----------------------------------------------
@@ -33,9 +45,42 @@ OUTBOX_OLDEST_UNSENT_AGE = Gauge(
     "Age of the oldest email still waiting to be sent (0 when none is waiting)",
     multiprocess_mode="max",
 )
+OUTBOX_OLDEST_DUE_AGE = Gauge(
+    "outbox_oldest_due_age_seconds",
+    "How long the longest-overdue email has been due without being sent (0 when none is due)",
+    multiprocess_mode="max",
+)
 OUTBOX_EMAILS = Gauge(
     "outbox_emails", "Emails in the outbox by status", ["status"], multiprocess_mode="max"
 )
 RECURRING_OCCURRENCES_CREATED = Counter(
     "recurring_occurrences_created_total", "Expenses created from recurring expenses"
 )
+
+# --- Readiness and the database pool ------------------------------------------------------
+READINESS_CHECK_OK = Gauge(
+    "readiness_check_ok",
+    "1 when the dependency answered the last readiness check of this process, else 0",
+    ["check"],
+    multiprocess_mode="livemin",
+)
+DB_POOL_SIZE = Gauge(
+    "db_pool_size", "Connections the database pool may hold", multiprocess_mode="livesum"
+)
+DB_POOL_IN_USE = Gauge(
+    "db_pool_connections_in_use",
+    "Database connections checked out of the pool",
+    multiprocess_mode="livesum",
+)
+DB_POOL_TIMEOUTS = Counter(
+    "db_pool_timeouts_total", "Requests that waited DATABASE_POOL_TIMEOUT for a connection"
+)
+
+
+def instrument_pool(engine: AsyncEngine) -> None:
+    """Count the connections this engine's pool hands out and takes back."""
+    pool: Any = engine.sync_engine.pool
+    if hasattr(pool, "size"):
+        DB_POOL_SIZE.set(pool.size())
+    event.listen(engine.sync_engine, "checkout", lambda *_: DB_POOL_IN_USE.inc())
+    event.listen(engine.sync_engine, "checkin", lambda *_: DB_POOL_IN_USE.dec())

@@ -17,8 +17,10 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
+import structlog
 from arq import Retry, create_pool, cron
 from arq.connections import ArqRedis, RedisSettings
+from arq.constants import in_progress_key_prefix
 from arq.cron import CronJob
 from arq.worker import Function, func
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,6 +35,8 @@ JobFunction = Callable[..., Awaitable[Any]]
 MAX_TRIES = 5
 JOB_TIMEOUT_SECONDS = 300
 STOP_TIMEOUT_SECONDS = 10
+# Due jobs looked at for the queue's age: more than this many running at once is unusual.
+OLDEST_SCAN = 50
 log = get_logger(__name__)
 
 
@@ -49,6 +53,10 @@ class JobQueue(Protocol):
         ...
 
     async def queue_depth(self) -> int: ...
+
+    async def oldest_wait_seconds(self) -> float:
+        """How long the longest-waiting due job, not yet started, has waited (0: none)."""
+        ...
 
 
 def job_functions() -> list[JobFunction]:
@@ -126,17 +134,22 @@ def instrumented(job: JobFunction) -> JobFunction:
     async def run(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         metrics.JOBS_STARTED.labels(name).inc()
         started = time.perf_counter()
-        try:
-            result = await job(ctx, *args, **kwargs)
-        except Retry:
-            metrics.JOBS_RETRIED.labels(name).inc()
-            raise
-        except Exception:
-            metrics.JOBS_FAILED.labels(name).inc()
-            log.exception("job failed", job=name, job_try=ctx.get("job_try"))
-            raise
-        finally:
-            metrics.JOB_DURATION.labels(name).observe(time.perf_counter() - started)
+        # Each job runs in its own task, so what is bound here stays with this job's logs
+        # and error reports.
+        with structlog.contextvars.bound_contextvars(
+            job=name, job_id=ctx.get("job_id"), job_try=ctx.get("job_try")
+        ):
+            try:
+                result = await job(ctx, *args, **kwargs)
+            except Retry:
+                metrics.JOBS_RETRIED.labels(name).inc()
+                raise
+            except Exception:
+                metrics.JOBS_FAILED.labels(name).inc()
+                log.exception("job failed")
+                raise
+            finally:
+                metrics.JOB_DURATION.labels(name).observe(time.perf_counter() - started)
         metrics.JOBS_SUCCEEDED.labels(name).inc()
         return result
 
@@ -209,6 +222,20 @@ class ArqQueue:
     async def queue_depth(self) -> int:
         return int(await self.pool.zcard(self.queue_name))
 
+    async def oldest_wait_seconds(self) -> float:
+        # A job stays in ARQ's queue (scored by when it is due) while it runs; skip those
+        # that a worker holds, or a long OCR job would look like a stalled queue.
+        now_ms = time.time() * 1000
+        due = await self.pool.zrangebyscore(
+            self.queue_name, "-inf", now_ms, start=0, num=OLDEST_SCAN, withscores=True
+        )
+        async with self.pool.pipeline(transaction=False) as pipe:
+            for job_id, _ in due:
+                pipe.exists(in_progress_key_prefix + job_id.decode())
+            running = await pipe.execute()
+        waiting = [score for (_, score), held in zip(due, running, strict=True) if not held]
+        return max(0.0, (now_ms - waiting[0]) / 1000) if waiting else 0.0
+
     async def close(self) -> None:
         await self.pool.aclose()
 
@@ -218,11 +245,18 @@ def worker_settings(settings: Settings) -> type:
     assert settings.redis.url is not None
 
     async def startup(ctx: dict[str, Any]) -> None:
+        from expense_wise.backup.metrics import backup_gauges
+
         queue = ArqQueue(ctx["redis"], settings.redis.queue_name)
         ctx.update(await build_context(settings, queue))
+        metrics.instrument_pool(ctx["engine"])
+        ctx["background"] = contextlib.AsyncExitStack()
+        await ctx["background"].enter_async_context(backup_gauges(settings))
         log.info("worker started", queue=settings.redis.queue_name, **settings.describe())
 
     async def shutdown(ctx: dict[str, Any]) -> None:
+        if "background" in ctx:
+            await ctx["background"].aclose()
         if "engine" in ctx:
             await ctx["engine"].dispose()
 
@@ -266,6 +300,7 @@ class InProcessQueue:
         self.ctx: dict[str, Any] = {}
         self.functions = {job.__name__: instrumented(job) for job in job_functions()}
         self.active: set[str] = set()
+        self.waiting_since: dict[str, float] = {}  # queued job -> when it became due
         self.tasks: set[asyncio.Task[None]] = set()
         self.slots = asyncio.Semaphore(concurrency)
         self.scheduler: asyncio.Task[None] | None = None
@@ -297,6 +332,7 @@ class InProcessQueue:
         if key in self.active:
             return False
         self.active.add(key)
+        self.waiting_since[key] = time.monotonic() + (defer_seconds or 0)
         task = asyncio.create_task(self._run(key, name, args, defer_seconds or 0))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -305,12 +341,17 @@ class InProcessQueue:
     async def queue_depth(self) -> int:
         return len(self.active)
 
+    async def oldest_wait_seconds(self) -> float:
+        now = time.monotonic()
+        return max((now - due for due in self.waiting_since.values() if due <= now), default=0.0)
+
     async def _run(self, key: str, name: str, args: tuple[Any, ...], delay: float) -> None:
         try:
             for job_try in range(1, MAX_TRIES + 1):
                 if delay:
                     await asyncio.sleep(delay)
                 async with self.slots:
+                    self.waiting_since.pop(key, None)
                     try:
                         ctx = {**self.ctx, "job_id": key, "job_try": job_try}
                         await asyncio.wait_for(
@@ -323,6 +364,7 @@ class InProcessQueue:
                         return
         finally:
             self.active.discard(key)
+            self.waiting_since.pop(key, None)
 
     async def _run_cron(self) -> None:
         now = dt.datetime.now()

@@ -119,27 +119,10 @@ def _as_record(manifest: mf.Manifest, now: dt.datetime) -> dict[str, Any]:
 
 def _write_textfile(path: Path, manifests: list[mf.Manifest]) -> None:
     """Node-exporter textfile metrics, written whole and renamed into place."""
-    newest = manifests[0] if manifests else None
-    verified = next((item for item in manifests if item.verified), None)
-    lines = [
-        "# HELP expense_wise_backup_count Backups in the target.",
-        "# TYPE expense_wise_backup_count gauge",
-        f"expense_wise_backup_count {len(manifests)}",
-        "# HELP expense_wise_backup_newest_timestamp_seconds Creation time of the newest backup.",
-        "# TYPE expense_wise_backup_newest_timestamp_seconds gauge",
-        f"expense_wise_backup_newest_timestamp_seconds "
-        f"{newest.created_at.timestamp() if newest else 0}",
-        "# HELP expense_wise_backup_newest_verified_timestamp_seconds Creation time of the "
-        "newest backup that passed verify.",
-        "# TYPE expense_wise_backup_newest_verified_timestamp_seconds gauge",
-        f"expense_wise_backup_newest_verified_timestamp_seconds "
-        f"{verified.created_at.timestamp() if verified else 0}",
-        "# HELP expense_wise_backup_newest_size_bytes Size of the newest backup.",
-        "# TYPE expense_wise_backup_newest_size_bytes gauge",
-        f"expense_wise_backup_newest_size_bytes {newest.size if newest else 0}",
-    ]
+    from expense_wise.backup.metrics import textfile_lines
+
     temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text("\n".join(lines) + "\n")
+    temporary.write_text("\n".join(textfile_lines(manifests)) + "\n")
     os.replace(temporary, path)
 
 

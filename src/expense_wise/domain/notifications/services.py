@@ -345,17 +345,29 @@ async def due_email_ids(session: AsyncSession, limit: int = FLUSH_BATCH) -> Sequ
 
 
 async def refresh_outbox_metrics(session: AsyncSession) -> None:
-    oldest = await session.scalar(
-        select(func.min(m.OutboxEmail.created_at)).where(m.OutboxEmail.status == PENDING)
-    )
-    age = (utcnow() - oldest).total_seconds() if oldest is not None else 0.0
-    metrics.OUTBOX_OLDEST_UNSENT_AGE.set(max(0.0, age))
+    now = utcnow()
+    oldest, oldest_due = (
+        await session.execute(
+            select(
+                func.min(m.OutboxEmail.created_at),
+                func.min(m.OutboxEmail.next_attempt_at).filter(
+                    m.OutboxEmail.next_attempt_at <= now
+                ),
+            ).where(m.OutboxEmail.status == PENDING)
+        )
+    ).one()
+    metrics.OUTBOX_OLDEST_UNSENT_AGE.set(_seconds_since(oldest, now))
+    metrics.OUTBOX_OLDEST_DUE_AGE.set(_seconds_since(oldest_due, now))
     rows = await session.execute(
         select(m.OutboxEmail.status, func.count()).group_by(m.OutboxEmail.status)
     )
     counts = {status: count for status, count in rows.tuples()}
     for status in (PENDING, SENT, FAILED):
         metrics.OUTBOX_EMAILS.labels(status).set(counts.get(status, 0))
+
+
+def _seconds_since(moment: dt.datetime | None, now: dt.datetime) -> float:
+    return max(0.0, (now - moment).total_seconds()) if moment is not None else 0.0
 
 
 # --- Monthly summary ---------------------------------------------------------------------

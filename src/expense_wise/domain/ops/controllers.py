@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from typing import Any
 
 import msgspec
 from litestar import Controller, Response, get
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
-from sqlalchemy import text
 
-CHECK_TIMEOUT_SECONDS = 2.0
+from expense_wise.domain.ops.readiness import check_dependencies
 
 
 class Health(msgspec.Struct):
@@ -23,19 +20,6 @@ class Health(msgspec.Struct):
 class Readiness(msgspec.Struct):
     status: str
     checks: dict[str, str]
-
-
-async def _check(probe: Any) -> str:
-    try:
-        await asyncio.wait_for(probe, timeout=CHECK_TIMEOUT_SECONDS)
-    except Exception as error:
-        return f"error: {type(error).__name__}"
-    return "ok"
-
-
-async def _ping_database(state: State) -> None:
-    async with state.readiness_engine.connect() as connection:
-        await connection.execute(text("SELECT 1"))
 
 
 class OpsController(Controller):
@@ -57,9 +41,7 @@ class OpsController(Controller):
     )
     async def ready(self, state: State) -> Response[Readiness]:
         """Readiness: the database and, where configured, Redis answer."""
-        checks = {"database": await _check(_ping_database(state))}
-        if state.redis is not None:
-            checks["redis"] = await _check(state.redis.ping())
+        checks = await check_dependencies(state)
         ok = all(result == "ok" for result in checks.values())
         return Response(
             Readiness(status="ready" if ok else "unavailable", checks=checks),

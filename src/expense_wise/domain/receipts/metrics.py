@@ -1,4 +1,4 @@
-"""Gauges for receipts by status and the job queue's depth.
+"""Gauges for receipts by status, the oldest unfinished receipt, and the job queue.
 
 A Prometheus scrape is synchronous and the database driver is async, so the values cannot be
 computed at scrape time. Instead every API process refreshes them in the background (one
@@ -25,17 +25,30 @@ REFRESH_SECONDS = 15
 RECEIPTS = Gauge(
     "receipts", "Receipts by processing status", ["status"], multiprocess_mode="mostrecent"
 )
+RECEIPTS_OLDEST_PENDING_AGE = Gauge(
+    "receipts_oldest_pending_age_seconds",
+    "Age of the oldest receipt still pending or processing (0 when none is)",
+    multiprocess_mode="mostrecent",
+)
 JOB_QUEUE_DEPTH = Gauge(
     "job_queue_depth", "Background jobs queued and not yet started", multiprocess_mode="mostrecent"
+)
+JOB_QUEUE_OLDEST_AGE = Gauge(
+    "job_queue_oldest_age_seconds",
+    "How long the longest-waiting due job has waited to start (0 when none waits)",
+    multiprocess_mode="mostrecent",
 )
 
 
 async def refresh_gauges(state: Any) -> None:
     async with state.session_factory() as session:
         counts = await services.count_by_status(session)
+        oldest_pending = await services.oldest_unfinished_age(session)
     for status, count in counts.items():
         RECEIPTS.labels(status).set(count)
+    RECEIPTS_OLDEST_PENDING_AGE.set(oldest_pending)
     JOB_QUEUE_DEPTH.set(await state.queue.queue_depth())
+    JOB_QUEUE_OLDEST_AGE.set(await state.queue.oldest_wait_seconds())
 
 
 def receipt_gauges(app: Litestar) -> AbstractAsyncContextManager[None]:

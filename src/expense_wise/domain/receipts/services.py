@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from expense_wise import api
+from expense_wise import api, metrics
 from expense_wise.db import models as m
 from expense_wise.db.types import utcnow
 from expense_wise.domain.expenses import schemas as expense_schemas
@@ -419,7 +419,10 @@ async def _update_claimed(
         .execution_options(synchronize_session=False)
     )
     await session.commit()
-    return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+    updated: bool = result.rowcount == 1  # type: ignore[attr-defined]
+    if updated and values.get("status") in ("done", "failed"):
+        metrics.RECEIPTS_FINISHED.labels(values["status"]).inc()
+    return updated
 
 
 async def renew_lease(
@@ -579,3 +582,13 @@ async def count_by_status(session: AsyncSession) -> dict[str, int]:
     for status, count in rows.tuples():
         counts[status] = int(count)
     return counts
+
+
+async def oldest_unfinished_age(session: AsyncSession) -> float:
+    """Seconds since the oldest receipt still pending or processing was uploaded (0: none)."""
+    oldest = await session.scalar(
+        select(func.min(m.Receipt.created_at)).where(
+            m.Receipt.status.in_(("pending", "processing"))
+        )
+    )
+    return max(0.0, (utcnow() - oldest).total_seconds()) if oldest is not None else 0.0
