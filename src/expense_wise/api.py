@@ -18,6 +18,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expense_wise import metrics
+from expense_wise.error_tracking import capture_exception
 from expense_wise.logging import get_logger
 
 log = get_logger(__name__)
@@ -148,6 +149,7 @@ def pool_timeout_handler(request: Request[Any, Any, Any], exc: PoolTimeoutError)
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error", path=request.url.path, exc_info=exc)
+    capture_exception(exc)
     return _error_response(
         HTTP_500_INTERNAL_SERVER_ERROR,
         {"status_code": 500, "detail": "internal server error"},

@@ -57,6 +57,7 @@ from expense_wise.domain.receipts.controllers import receipt_routes
 from expense_wise.domain.receipts.metrics import receipt_gauges
 from expense_wise.domain.recurring.controllers import RecurringExpenseController
 from expense_wise.domain.reports.controllers import ReportController
+from expense_wise.error_tracking import asgi_middleware, init_error_tracking
 from expense_wise.logging import configure_logging, get_logger
 from expense_wise.middleware import RequestLogMiddleware
 from expense_wise.ratelimit import (
@@ -80,6 +81,7 @@ class MetricsController(PrometheusController):
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or load_settings()
     configure_logging(settings.server.log_level, json_output=settings.app_env == "production")
+    init_error_tracking(settings, "api")
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -164,6 +166,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         dependencies=DEPENDENCIES,
         middleware=[
+            *asgi_middleware(),
             RequestLogMiddleware,
             prometheus.middleware,
             DefineMiddleware(BearerAuthMiddleware, exclude=PUBLIC_PATHS),

@@ -94,6 +94,7 @@ def worker() -> None:
     """Run the ARQ background worker (needs REDIS_URL)."""
     from arq.worker import run_worker
 
+    from expense_wise.error_tracking import init_error_tracking
     from expense_wise.logging import configure_logging
     from expense_wise.worker import worker_settings
 
@@ -106,6 +107,7 @@ def worker() -> None:
         )
         sys.exit(2)
     configure_logging(settings.server.log_level, json_output=settings.app_env == "production")
+    init_error_tracking(settings, "worker")
     if settings.worker.metrics_port:
         from prometheus_client import start_http_server
 

@@ -36,15 +36,15 @@ def _redact_text(text: str) -> str:
     return SENSITIVE_TEXT.sub(replace, text)
 
 
-def _redact_value(key: str, value: Any) -> Any:
+def redact_value(key: str, value: Any) -> Any:
     if SENSITIVE_KEY.search(key) and value not in (None, "", 0):
         return REDACTED
     if isinstance(value, str):
         return _redact_text(value)
     if isinstance(value, dict):
-        return {k: _redact_value(str(k), v) for k, v in value.items()}
+        return {k: redact_value(str(k), v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_redact_value(key, v) for v in value]
+        return [redact_value(key, v) for v in value]
     return value
 
 
@@ -53,9 +53,9 @@ def redact_secrets(
 ) -> MutableMapping[str, Any]:
     for key in list(event_dict):
         if key == "event":
-            event_dict[key] = _redact_value("event", event_dict[key])
+            event_dict[key] = redact_value("event", event_dict[key])
         else:
-            event_dict[key] = _redact_value(key, event_dict[key])
+            event_dict[key] = redact_value(key, event_dict[key])
     return event_dict
 
 

@@ -15,6 +15,8 @@ from typing import Any, Literal, TypeVar
 
 import msgspec
 
+from expense_wise import __version__
+
 AppEnv = Literal["development", "production", "test"]
 DEVELOPMENT_JWT_SECRET = "development-only-secret-change-me-0123456789"  # noqa: S105
 MIN_PRODUCTION_SECRET_LENGTH = 32
@@ -109,6 +111,12 @@ class BackupSettings(msgspec.Struct, frozen=True):
     local_dir: Path
 
 
+class ErrorTrackingSettings(msgspec.Struct, frozen=True):
+    sentry_dsn: str | None  # unset: error tracking off
+    environment: str
+    release: str
+
+
 class Settings(msgspec.Struct, frozen=True):
     app_env: AppEnv
     server: ServerSettings
@@ -119,6 +127,7 @@ class Settings(msgspec.Struct, frozen=True):
     storage: StorageSettings
     email: EmailSettings
     backup: BackupSettings
+    error_tracking: ErrorTrackingSettings
 
     @property
     def embedded(self) -> bool:
@@ -227,6 +236,15 @@ def parse_networks(value: str) -> tuple[str, ...]:
         except ValueError as error:
             raise ValueError(f"{item!r} is not a CIDR such as 10.0.0.0/16 ({error})") from error
     return tuple(networks)
+
+
+def parse_sentry_dsn(value: str) -> str:
+    dsn = value.strip()
+    scheme, _, rest = dsn.partition("://")
+    key, at, location = rest.partition("@")
+    if scheme not in ("http", "https") or not key or not at or "/" not in location:
+        raise ValueError("expected https://<key>@<host>/<project id>")
+    return dsn
 
 
 def parse_origins(value: str) -> tuple[str, ...]:
@@ -379,6 +397,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         local_dir=Path(read.get("BACKUP_DIR", _str, str(data_dir / "backups"))),
     )
 
+    environment: str = app_env
+    error_tracking = ErrorTrackingSettings(
+        sentry_dsn=read.optional("SENTRY_DSN", parse_sentry_dsn),
+        environment=read.get("SENTRY_ENVIRONMENT", _str, environment),
+        release=read.get("SENTRY_RELEASE", _str, f"expense-wise@{__version__}"),
+    )
+
     if read.problems:
         raise SettingsError(read.problems)
     return Settings(
@@ -391,6 +416,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         storage=storage,
         email=email,
         backup=backup,
+        error_tracking=error_tracking,
     )
 
 

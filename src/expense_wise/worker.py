@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from expense_wise import metrics
 from expense_wise.db.engine import create_engine, create_session_factory
+from expense_wise.error_tracking import capture_exception
 from expense_wise.logging import get_logger
 from expense_wise.settings import Settings
 from expense_wise.storage import create_storage
@@ -144,9 +145,10 @@ def instrumented(job: JobFunction) -> JobFunction:
             except Retry:
                 metrics.JOBS_RETRIED.labels(name).inc()
                 raise
-            except Exception:
+            except Exception as error:
                 metrics.JOBS_FAILED.labels(name).inc()
                 log.exception("job failed")
+                capture_exception(error)
                 raise
             finally:
                 metrics.JOB_DURATION.labels(name).observe(time.perf_counter() - started)
