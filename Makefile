@@ -5,7 +5,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PORT ?= 8000
 export PORT
 
-.PHONY: help run test test-fast lint typecheck infra-check image image-test bench bench-api bench-ocr bench-backup clean
+.PHONY: help run test test-fast lint typecheck monitoring infra-check image image-test bench bench-api bench-ocr bench-backup clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -27,11 +27,14 @@ test-fast: .venv/.synced ## Run the suite without installing system packages
 	.venv/bin/pytest -q
 
 lint: .venv/.synced ## ruff lint + format check
-	.venv/bin/ruff check src tests bench
-	.venv/bin/ruff format --check src tests bench
+	.venv/bin/ruff check src tests bench monitoring
+	.venv/bin/ruff format --check src tests bench monitoring
 
 typecheck: .venv/.synced ## mypy (strict) on src/
 	.venv/bin/mypy
+
+monitoring: .venv/.synced ## Render monitoring/slos.yaml into Prometheus rules, k8s monitoring resources, dashboards
+	.venv/bin/python -m monitoring.render
 
 infra-check: .venv/.synced ## Offline checks of k8s/, nomad/, terraform/, ansible and the Dockerfile
 	bash scripts/check-infra.sh

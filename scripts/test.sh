@@ -20,6 +20,14 @@ if [ ${#need_packages[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_packages[@]}" >/dev/null
 fi
+# promtool and the Prometheus server for the alerting tests (tests/monitoring); without
+# the recommended node exporter, which would start a service of its own.
+if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
+  log "installing Debian packages: prometheus"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    prometheus >/dev/null
+fi
 
 pg_up() { pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; }
 if ! pg_up; then
