@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -124,6 +125,49 @@ def migrate() -> None:
     before = current_revision(settings.database.url)
     upgrade(settings.database.url)
     click.echo(f"database at revision {head_revision()} (was {before or 'empty'})")
+
+
+@main.command()
+@click.option(
+    "--expect-head",
+    metavar="REVISION",
+    help="Also fail unless this image's newest migration is REVISION (the one the deploy "
+    "is about to apply).",
+)
+@click.option(
+    "--migrated",
+    is_flag=True,
+    help="The deploy has already migrated: pending migrations are a problem, not a note.",
+)
+def preflight(expect_head: str | None, migrated: bool) -> None:
+    """Check the settings and every dependency before a deploy.
+
+    Reaches the database (and compares its schema with this image's migrations: a schema
+    newer than the code is refused), Redis, the receipt storage (put, get and delete a probe
+    object), the backup target and the mail server, with this process's own credentials.
+    Prints one line per check; exits 1 with one `problem:` line per problem.
+    """
+    from expense_wise.logging import configure_logging
+    from expense_wise.preflight import Expectations, run_checks
+
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        for problem in error.problems:
+            click.echo(f"problem: settings: {problem}", err=True)
+        sys.exit(1)
+    except Exception as error:  # e.g. Secrets Manager unreachable
+        click.echo(f"problem: settings: could not load the configuration: {error}", err=True)
+        sys.exit(1)
+    configure_logging("WARNING", json_output=settings.app_env == "production")
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
+    described = ", ".join(f"{key} {value}" for key, value in settings.describe().items())
+    click.echo(f"ok: settings: {described}")
+    findings = asyncio.run(run_checks(settings, Expectations(expect_head, migrated)))
+    for finding in findings:
+        click.echo(finding.line(), err=not finding.ok)
+    if not all(finding.ok for finding in findings):
+        sys.exit(1)
 
 
 @main.command("create-user")

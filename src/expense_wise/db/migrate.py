@@ -8,6 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
 from sqlalchemy import create_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -33,10 +34,25 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
 
 
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config("sqlite://"))
+
+
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    head = _scripts().get_current_head()
     assert head is not None
     return head
+
+
+def pending_revisions(current: str | None) -> list[str] | None:
+    """The migrations from `current` (None: an empty database) to this code's head, oldest
+    first; None when `current` is not a revision this code knows (a newer schema)."""
+    scripts = _scripts()
+    try:
+        revisions = list(scripts.iterate_revisions(head_revision(), current))
+    except RevisionError:
+        return None
+    return [revision.revision for revision in reversed(revisions)]
 
 
 def current_revision(database_url: str) -> str | None:
