@@ -185,16 +185,6 @@ def kubernetes_documents(spec: Spec) -> dict[str, dict[str, Any]]:
                 ],
             },
         },
-        "grafana-dashboards.yaml": {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            # Grafana's dashboard sidecar loads every ConfigMap with this label.
-            "metadata": _metadata("expense-wise-dashboards", grafana_dashboard="1"),
-            "data": {
-                f"expense-wise-{name}.json": dashboard_json(board)
-                for name, board in dashboards.all_dashboards(spec).items()
-            },
-        },
     }
 
 

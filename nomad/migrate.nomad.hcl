@@ -78,6 +78,62 @@ job "expense-wise-migrate" {
       unlimited = false
     }
 
+    # The pre-deploy check, before the migration: `expense-wise preflight` reaches the
+    # database, Redis, the buckets and SMTP with the app's configuration, and refuses a
+    # schema newer than the image. A problem fails the allocation, so nothing is migrated
+    # and deploy.yml stops before the api and worker jobs.
+    task "preflight" {
+      lifecycle {
+        hook    = "prestart"
+        sidecar = false
+      }
+
+      driver = "docker"
+      # Same non-root uid:gid as the image and the Kubernetes securityContext.
+      user = "10001:10001"
+
+      config {
+        image           = "${var.image}:${var.image_tag}"
+        args            = ["preflight"]
+        readonly_rootfs = true
+        cap_drop        = ["ALL"]
+        security_opt    = ["no-new-privileges"]
+
+        mount {
+          type   = "tmpfs"
+          target = "/tmp"
+          tmpfs_options {
+            size = 268435456
+          }
+        }
+      }
+
+      env = var.config
+
+      # Secrets never appear in the jobspec: they are rendered from a Nomad Variable
+      # into the task's private secrets/ directory and exported as environment.
+      template {
+        destination = "secrets/app.env"
+        env         = true
+        change_mode = "restart"
+        data        = <<-EOT
+          {{- with nomadVar "${var.secrets_path}" }}
+          DATABASE_URL={{ .DATABASE_URL }}
+          REDIS_URL={{ .REDIS_URL }}
+          JWT_SECRET={{ .JWT_SECRET }}
+          SMTP_USER={{ .SMTP_USER }}
+          SMTP_PASSWORD={{ .SMTP_PASSWORD }}
+          {{- end }}
+        EOT
+      }
+
+      resources {
+        cpu        = 250
+        memory     = 256
+        memory_max = 512
+      }
+    }
+
     task "migrate" {
       driver = "docker"
       # Same non-root uid:gid as the image and the Kubernetes securityContext.

@@ -9,8 +9,9 @@ set -uo pipefail
 
 cd "$(dirname "$0")/.."
 KUBERNETES_VERSION="${KUBERNETES_VERSION:-1.30.0}"
-# CRDs that kubernetes-validate carries no schema for (External Secrets Operator).
-CRD_KINDS="ExternalSecret SecretStore"
+# CRDs that kubernetes-validate carries no schema for (External Secrets Operator,
+# Prometheus Operator).
+CRD_KINDS="ExternalSecret SecretStore PrometheusRule ServiceMonitor PodMonitor"
 
 # Use the project venv directly when the infra group is installed in it (fast, and
 # works where uv is not on PATH); otherwise let uv install and run the group.

@@ -133,13 +133,28 @@ class PrivateRedis:
             self.process.wait(timeout=10)
 
 
+def scaled_rules_config(directory: Path, targets: dict[str, str]) -> str:
+    """A Prometheus configuration scraping `targets` (job -> host:port) every second, with
+    the rules of monitoring/slos.yaml compressed by TIME_SCALE."""
+    rules = directory / "expense-wise.rules.yml"
+    rules.write_text(rules_text(Spec.load(), Timing(scale=TIME_SCALE)))
+    scrape_configs = "".join(
+        f"  - job_name: {job}\n    static_configs:\n      - targets: ['{target}']\n"
+        for job, target in targets.items()
+    )
+    return (
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n"
+        f"rule_files:\n  - {rules}\nscrape_configs:\n{scrape_configs}"
+    )
+
+
 @dataclass
 class Prometheus:
     """Debian's prometheus on a free port of 127.0.0.1, with temporary storage."""
 
     binary: str
     directory: Path
-    targets: dict[str, str]
+    config: str
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -148,17 +163,8 @@ class Prometheus:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        rules = self.directory / "expense-wise.rules.yml"
-        rules.write_text(rules_text(Spec.load(), Timing(scale=TIME_SCALE)))
-        scrape_configs = "".join(
-            f"  - job_name: {job}\n    static_configs:\n      - targets: ['{target}']\n"
-            for job, target in self.targets.items()
-        )
         config = self.directory / "prometheus.yml"
-        config.write_text(
-            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n"
-            f"rule_files:\n  - {rules}\nscrape_configs:\n{scrape_configs}"
-        )
+        config.write_text(self.config)
         self.log = (self.directory / "prometheus.log").open("wb")
         self.process = subprocess.Popen(
             [

@@ -47,6 +47,7 @@ from tests.monitoring.stack import (
     TcpProxy,
     family,
     metric_names_in,
+    scaled_rules_config,
     temporary_directory,
     wait_until,
 )
@@ -169,13 +170,12 @@ def stack(prometheus_binary: str) -> Iterator[Stack]:
             {**env, "WORKER_METRICS_PORT": str(worker_metrics)}, directory / "worker.log"
         ).start()
         cleanup.callback(worker.stop)
+        targets = {
+            "expense-wise-api": api.removeprefix("http://"),
+            "expense-wise-worker": f"127.0.0.1:{worker_metrics}",
+        }
         prometheus = Prometheus(
-            prometheus_binary,
-            directory,
-            {
-                "expense-wise-api": api.removeprefix("http://"),
-                "expense-wise-worker": f"127.0.0.1:{worker_metrics}",
-            },
+            prometheus_binary, directory, scaled_rules_config(directory, targets)
         )
         prometheus.start()
         cleanup.callback(prometheus.stop)
