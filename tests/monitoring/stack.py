@@ -210,6 +210,14 @@ class Prometheus:
             for alert in self.api("alerts")["alerts"]
         }
 
+    def targets(self) -> list[str]:
+        """Each target's job, health, last error and scrape time: what a failure shows."""
+        return [
+            f"{target['labels']['job']}: {target['health']} {target['lastError']!r} "
+            f"{target['lastScrapeDuration']:.3f}s"
+            for target in self.api("targets")["activeTargets"]
+        ]
+
     def went_pending(self, alertname: str) -> bool:
         """Whether Prometheus recorded the alert as pending in the last ten minutes (its
         ALERTS series), however briefly."""
@@ -221,11 +229,12 @@ class Prometheus:
         return set(self.api("metadata"))
 
 
-def wait_until(condition: Any, timeout: float, what: str, interval: float = 0.25) -> None:
+def wait_until(condition: Any, timeout: float, what: str | Any, interval: float = 0.25) -> None:
+    """Poll `condition` until true; else fail saying `what` (a string or a callable)."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"{what} after {timeout} s")
+            raise AssertionError(f"{what() if callable(what) else what} after {timeout} s")
         time.sleep(interval)
 
 

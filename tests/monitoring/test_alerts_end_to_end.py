@@ -130,7 +130,11 @@ class Stack:
             states = self.states()
             return all(states.get(alert) == "firing" for alert in alerts)
 
-        wait_until(firing, FIRE_TIMEOUT, f"not all of {alerts} firing: {self.states()}")
+        wait_until(
+            firing,
+            FIRE_TIMEOUT,
+            lambda: f"not all of {alerts} firing: {self.states()}; {self.prometheus.targets()}",
+        )
         if since_start:
             return
         for name in {name for name, _ in alerts}:
@@ -143,7 +147,11 @@ class Stack:
             states = self.states()
             return not any(alert in states for alert in alerts)
 
-        wait_until(resolved, RESOLVE_TIMEOUT, f"still active of {alerts}: {self.states()}")
+        wait_until(
+            resolved,
+            RESOLVE_TIMEOUT,
+            lambda: f"still active of {alerts}: {self.states()}; {self.prometheus.targets()}",
+        )
 
 
 @pytest.fixture(scope="module")
@@ -256,7 +264,7 @@ def test_alerts_fire_and_resolve_on_real_faults(stack: Stack) -> None:
     assert {status for (status,) in rows} <= {"done", "failed"}
 
     elapsed = time.monotonic() - started
-    print(f"alerting scenario: {elapsed:.0f} s")
+    print(f"alerting scenario: {elapsed:.0f} s; {stack.prometheus.targets()}")
 
 
 def test_every_name_the_rules_and_dashboards_read_is_one_the_app_exports(stack: Stack) -> None:

@@ -127,7 +127,7 @@ def request(method: str, url: str, body: dict[str, Any] | None = None, **headers
     for name, value in headers.items():
         prepared.add_header(name.replace("_", "-"), value)
     try:
-        with urllib.request.urlopen(prepared, timeout=10) as response:
+        with urllib.request.urlopen(prepared, timeout=60) as response:
             return int(response.status)
     except urllib.error.HTTPError as error:
         return int(error.code)
@@ -142,7 +142,7 @@ def register_and_login(base: str) -> tuple[str, str]:
         data=json.dumps({"email": email, "password": PASSWORD}).encode(),
         headers={"Content-Type": "application/json"},
     )
-    with urllib.request.urlopen(login, timeout=10) as response:
+    with urllib.request.urlopen(login, timeout=60) as response:
         tokens = json.load(response)
     return tokens["access_token"], tokens["refresh_token"]
 

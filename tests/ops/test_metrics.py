@@ -93,22 +93,24 @@ async def test_oldest_pending_receipt_age(client, alice):
 async def test_queue_age_counts_due_jobs_that_no_worker_holds(base_env):
     settings = load_settings(base_env)
     queue = await ArqQueue.connect(settings)
+    # ARQ's job keys are global to the Redis database: ids of this test's own.
+    held, later = (f"{name}-{uuid.uuid4().hex}" for name in ("held", "later"))
     try:
         assert await queue.oldest_wait_seconds() == 0
-        await queue.enqueue("send_email", "1", job_id="held")
-        await queue.enqueue("send_email", "2", job_id="later", defer_seconds=600)
+        await queue.enqueue("send_email", "1", job_id=held)
+        await queue.enqueue("send_email", "2", job_id=later, defer_seconds=600)
         # Backdate the due job by five minutes, as if no worker had taken it.
-        await queue.pool.zadd(
-            queue.queue_name, {"held": (dt.datetime.now().timestamp() - 300) * 1000}
-        )
+        await queue.pool.zadd(queue.queue_name, {held: (time.time() - 300) * 1000})
         age = await queue.oldest_wait_seconds()
         assert 299 <= age < 330
         assert await queue.queue_depth() == 2
         # A job a worker is running stays in ARQ's queue; it is not waiting.
-        await queue.pool.set("arq:in-progress:held", b"1", ex=60)
+        await queue.pool.set(f"arq:in-progress:{held}", b"1", ex=60)
         assert await queue.oldest_wait_seconds() == 0
     finally:
-        await queue.pool.delete("arq:in-progress:held")
+        await queue.pool.delete(
+            *(f"arq:{kind}:{job}" for kind in ("in-progress", "job") for job in (held, later))
+        )
         await queue.close()
 
 
