@@ -74,7 +74,7 @@ class EnvelopeSink:
                     found.append(json.loads(payload))
         return found
 
-    def wait_for(self, predicate: Any, timeout: float = 30.0) -> dict[str, Any]:
+    def wait_for(self, predicate: Any, timeout: float = 60.0) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for event in self.events():
