@@ -1,6 +1,6 @@
 output "receipts_bucket_name" {
   description = "Receipts bucket name (AWS_S3_BUCKET)."
-  value       = aws_s3_bucket.this["receipts"].id
+  value       = aws_s3_bucket.this["receipts"].bucket
 }
 
 output "receipts_bucket_arn" {
@@ -10,7 +10,7 @@ output "receipts_bucket_arn" {
 
 output "backups_bucket_name" {
   description = "Backups bucket name (BACKUP_S3_BUCKET)."
-  value       = aws_s3_bucket.this["backups"].id
+  value       = aws_s3_bucket.this["backups"].bucket
 }
 
 output "backups_bucket_arn" {
