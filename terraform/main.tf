@@ -150,9 +150,11 @@ module "disaster_recovery" {
   }
 
   name = local.name
+  # Names from the versioning resources: a replication rule is refused until the source
+  # bucket is versioned.
   source_buckets = {
-    receipts = { name = local.buckets.receipts_name, arn = local.buckets.receipts_arn }
-    backups  = { name = local.buckets.backups_name, arn = local.buckets.backups_arn }
+    receipts = { name = module.buckets[0].versioned_bucket_names["receipts"], arn = local.buckets.receipts_arn }
+    backups  = { name = module.buckets[0].versioned_bucket_names["backups"], arn = local.buckets.backups_arn }
   }
   source_kms_key_arn = local.buckets.kms_key_arn
   db_instance_arn    = module.rds.arn

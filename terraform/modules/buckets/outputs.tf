@@ -22,3 +22,8 @@ output "kms_key_arn" {
   description = "KMS key encrypting both buckets; the app role may use it."
   value       = aws_kms_key.buckets.arn
 }
+
+output "versioned_bucket_names" {
+  description = "Both bucket names by role (receipts, backups), known once versioning is on: what S3 replication, which needs it, must wait for."
+  value       = { for role, versioning in aws_s3_bucket_versioning.this : role => versioning.bucket }
+}
