@@ -160,8 +160,10 @@ check ansible-lint "${RUN[@]}" ansible-lint --offline
 # fake of Nomad's API. A missing tool or mirror skips locally and fails under CI=true.
 check real-validation "${RUN[@]}" python -m pytest -q -p no:cacheprovider -m infra tests/infra
 if [ -f Dockerfile ]; then
+  check checkov-dockerfile "${CHECKOV[@]}" --config-file .checkov.yaml --framework dockerfile -f Dockerfile
   check hadolint "${RUN[@]}" hadolint Dockerfile
 else
+  skip checkov-dockerfile "no ./Dockerfile"
   skip hadolint "no ./Dockerfile"
 fi
 

@@ -7,8 +7,8 @@
 #
 # Environment:
 #   IMAGE       tag to build (default: expense-wise:ci)
-#   BASE_IMAGE  base for both stages (default: debian:bookworm-slim for docker,
-#               localhost/debian:bookworm-slim for buildah)
+#   BASE_IMAGE  base for both stages (default: the Dockerfile's digest-pinned
+#               debian:bookworm-slim for docker, localhost/debian:bookworm-slim for buildah)
 #   ENGINE      force "docker" or "buildah" instead of detecting
 #   NO_CACHE=1  rebuild every step (cold build timing, fresh security updates)
 set -euo pipefail
@@ -52,9 +52,10 @@ fi
 start=$SECONDS
 case $engine in
 docker)
-    base=${BASE_IMAGE:-debian:bookworm-slim}
-    log "docker build $IMAGE (base $base)"
-    DOCKER_BUILDKIT=1 docker build --build-arg "BASE_IMAGE=$base" "${build_args[@]}" -t "$IMAGE" .
+    # Without BASE_IMAGE the Dockerfile's digest-pinned default applies.
+    [[ -n ${BASE_IMAGE:-} ]] && build_args+=(--build-arg "BASE_IMAGE=$BASE_IMAGE")
+    log "docker build $IMAGE (base ${BASE_IMAGE:-the Dockerfile default})"
+    DOCKER_BUILDKIT=1 docker build "${build_args[@]}" -t "$IMAGE" .
     ;;
 buildah)
     base=${BASE_IMAGE:-localhost/debian:bookworm-slim}

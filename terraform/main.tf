@@ -1,6 +1,9 @@
 locals {
-  name           = "expense-wise-${var.environment}"
+  # A failover stack runs beside the lost primary's leftovers (IAM is global, S3 names are
+  # too), so its names differ; its secrets keep the prefix the app is configured with.
+  name           = var.failover == null ? "expense-wise-${var.environment}" : "expense-wise-${var.environment}-dr"
   secrets_prefix = "expense-wise/${var.environment}"
+  replicate      = var.disaster_recovery_region != null && var.failover == null
   tags = {
     Project     = "expense-wise"
     Environment = var.environment
@@ -64,7 +67,11 @@ module "rds" {
   allowed_security_groups = local.app_security_groups
   master_password         = local.generated_credentials.database_password
   master_password_version = var.credentials_version
-  tags                    = local.tags
+  restore_from = var.failover == null ? null : {
+    automated_backups_arn = var.failover_db_automated_backups_arn
+    restore_time          = var.failover.restore_time
+  }
+  tags = local.tags
 }
 
 module "redis" {
@@ -83,10 +90,87 @@ module "redis" {
 
 module "buckets" {
   source = "./modules/buckets"
+  count  = var.failover == null ? 1 : 0
 
   receipts_bucket_name = "${local.name}-receipts"
   backups_bucket_name  = "${local.name}-backups"
   tags                 = local.tags
+}
+
+moved {
+  from = module.buckets
+  to   = module.buckets[0]
+}
+
+# Failover: the lost primary's replicas and the keys of its DR region, found by name (its
+# state is in the lost region).
+data "aws_s3_bucket" "replica" {
+  for_each = var.failover == null ? {} : {
+    receipts = "${var.failover.primary_name}-dr-receipts"
+    backups  = "${var.failover.primary_name}-dr-backups"
+  }
+
+  bucket = each.value
+}
+
+data "aws_kms_alias" "replica_buckets" {
+  count = var.failover == null ? 0 : 1
+
+  name = "alias/${var.failover.primary_name}-dr-buckets"
+}
+
+data "aws_kms_alias" "replicated_secrets" {
+  count = var.failover == null ? 0 : 1
+
+  name = "alias/${var.failover.primary_name}-dr"
+}
+
+locals {
+  buckets = var.failover == null ? {
+    receipts_name = module.buckets[0].receipts_bucket_name
+    receipts_arn  = module.buckets[0].receipts_bucket_arn
+    backups_name  = module.buckets[0].backups_bucket_name
+    backups_arn   = module.buckets[0].backups_bucket_arn
+    kms_key_arn   = module.buckets[0].kms_key_arn
+    } : {
+    receipts_name = data.aws_s3_bucket.replica["receipts"].bucket
+    receipts_arn  = data.aws_s3_bucket.replica["receipts"].arn
+    backups_name  = data.aws_s3_bucket.replica["backups"].bucket
+    backups_arn   = data.aws_s3_bucket.replica["backups"].arn
+    kms_key_arn   = data.aws_kms_alias.replica_buckets[0].target_key_arn
+  }
+}
+
+module "disaster_recovery" {
+  source = "./modules/disaster_recovery"
+  count  = local.replicate ? 1 : 0
+  providers = {
+    aws    = aws
+    aws.dr = aws.dr
+  }
+
+  name = local.name
+  # Names from the versioning resources: a replication rule is refused until the source
+  # bucket is versioned.
+  source_buckets = {
+    receipts = { name = module.buckets[0].versioned_bucket_names["receipts"], arn = local.buckets.receipts_arn }
+    backups  = { name = module.buckets[0].versioned_bucket_names["backups"], arn = local.buckets.backups_arn }
+  }
+  source_kms_key_arn = local.buckets.kms_key_arn
+  db_instance_arn    = module.rds.arn
+  tags               = local.tags
+}
+
+module "alarms" {
+  source = "./modules/alarms"
+
+  name                    = local.name
+  subscriptions           = var.alarm_subscriptions
+  db_instance_identifier  = module.rds.identifier
+  redis_cache_cluster_ids = module.redis.member_cluster_ids
+  load_balancer           = var.alarm_load_balancer
+  s3_replication          = local.replicate ? module.disaster_recovery[0].replication_rules : {}
+  tags                    = local.tags
 }
 
 module "secrets" {
@@ -101,16 +185,22 @@ module "secrets" {
   redis_url         = module.redis.redis_url
   jwt_secret        = local.generated_credentials.jwt_secret
   secrets_version   = var.credentials_version
-  tags              = local.tags
+  replica = local.replicate ? {
+    region      = var.disaster_recovery_region
+    kms_key_arn = module.disaster_recovery[0].kms_key_arn
+  } : null
+  adopt_replicated_secrets       = var.failover != null
+  replicated_secrets_kms_key_arn = var.failover == null ? "" : data.aws_kms_alias.replicated_secrets[0].target_key_arn
+  tags                           = local.tags
 }
 
 module "app_iam" {
   source = "./modules/app_iam"
 
   name                  = local.name
-  receipts_bucket_arn   = module.buckets.receipts_bucket_arn
-  backups_bucket_arn    = module.buckets.backups_bucket_arn
-  buckets_kms_key_arn   = module.buckets.kms_key_arn
+  receipts_bucket_arn   = local.buckets.receipts_arn
+  backups_bucket_arn    = local.buckets.backups_arn
+  buckets_kms_key_arn   = local.buckets.kms_key_arn
   secrets_prefix        = local.secrets_prefix
   secrets_kms_key_arn   = module.secrets.kms_key_arn
   enable_irsa           = var.enable_eks

@@ -18,12 +18,12 @@ output "app_irsa_role_arn" {
 
 output "receipts_bucket" {
   description = "AWS_S3_BUCKET."
-  value       = module.buckets.receipts_bucket_name
+  value       = local.buckets.receipts_name
 }
 
 output "backups_bucket" {
   description = "BACKUP_S3_BUCKET."
-  value       = module.buckets.backups_bucket_name
+  value       = local.buckets.backups_name
 }
 
 output "secrets_manager_prefix" {
@@ -69,4 +69,19 @@ output "deploy_runner_instance_profile" {
 output "deploy_runner_security_group_id" {
   description = "Security group of the self-hosted CI runner inside the VPC."
   value       = module.deploy_runner.security_group_id
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic of every CloudWatch alarm (subscribers: alarm_subscriptions)."
+  value       = module.alarms.topic_arn
+}
+
+output "disaster_recovery" {
+  description = "The DR region's replicas, state bucket and replicated automated backups (null without a DR region): what a failover starts from."
+  value = local.replicate ? {
+    region                   = var.disaster_recovery_region
+    replica_buckets          = module.disaster_recovery[0].replica_buckets
+    state_bucket             = module.disaster_recovery[0].state_bucket
+    db_automated_backups_arn = module.disaster_recovery[0].db_automated_backups_arn
+  } : null
 }

@@ -107,3 +107,53 @@ variable "nomad_client_count" {
   type        = number
   default     = 3
 }
+
+variable "disaster_recovery_region" {
+  description = "Second region for disaster recovery: S3 replication of receipts and backups, RDS automated-backup replication, the secrets' replicas and the failover stack's state bucket (docs/runbooks/disaster-recovery.md). null: none."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.disaster_recovery_region == null || var.disaster_recovery_region != var.region
+    error_message = "The disaster-recovery region must differ from the primary region."
+  }
+}
+
+variable "failover" {
+  description = "Set only to bring this environment up in the DR region after losing the primary (environments/<env>-dr.tfvars): primary_name names the replicas to adopt; the database is restored from the replicated automated backups failover_db_automated_backups_arn. null: a normal stack."
+  type = object({
+    primary_name = string
+    restore_time = optional(string)
+  })
+  default = null
+}
+
+variable "failover_db_automated_backups_arn" {
+  description = "With failover: ARN of the replicated automated backups in this region (aws rds describe-db-instance-automated-backups; the runbook shows how)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.failover == null || can(regex("^arn:aws[a-z-]*:rds:[a-z0-9-]+:[0-9]{12}:auto-backup:", var.failover_db_automated_backups_arn))
+    error_message = "A failover stack restores from replicated automated backups: pass -var failover_db_automated_backups_arn=arn:aws:rds:<region>:<account>:auto-backup:ab-..."
+  }
+}
+
+variable "alarm_subscriptions" {
+  description = "Subscribers of the alarm SNS topic by a static name: { oncall = { protocol = \"email\", endpoint = \"oncall@example.com\" } }."
+  type = map(object({
+    protocol = string
+    endpoint = string
+  }))
+  default = {}
+}
+
+variable "alarm_load_balancer" {
+  description = "The API's load balancer, created by the ingress controller (or outside Terraform) after the first apply: type (application or network), ARN suffix and target groups' ARN suffixes by name. null: no load balancer alarms yet."
+  type = object({
+    type                      = string
+    arn_suffix                = string
+    target_group_arn_suffixes = map(string)
+  })
+  default = null
+}

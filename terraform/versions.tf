@@ -21,3 +21,14 @@ provider "aws" {
     tags = local.tags
   }
 }
+
+# The disaster-recovery region: replicas, replicated backups and the DR state live there.
+# Without a DR region it is the primary region again and nothing uses it.
+provider "aws" {
+  alias  = "dr"
+  region = coalesce(var.disaster_recovery_region, var.region)
+
+  default_tags {
+    tags = local.tags
+  }
+}

@@ -12,3 +12,13 @@ eks_worker_min_size  = 2
 db_instance_class        = "db.m6g.large"
 redis_node_type          = "cache.m6g.large"
 redis_num_cache_clusters = 3
+
+# Disaster recovery (docs/runbooks/disaster-recovery.md): receipts and backups replicated
+# within 15 minutes, RDS automated backups and the secrets replicated, the failover stack's
+# state bucket, all in this region.
+disaster_recovery_region = "eu-central-1"
+
+# Every CloudWatch alarm notifies this SNS topic's subscribers.
+alarm_subscriptions = {
+  oncall = { protocol = "email", endpoint = "oncall@expense-wise.example" }
+}

@@ -14,3 +14,7 @@ nomad_client_count   = 2
 db_instance_class        = "db.t4g.medium"
 redis_node_type          = "cache.t4g.small"
 redis_num_cache_clusters = 2
+
+alarm_subscriptions = {
+  team = { protocol = "email", endpoint = "platform@expense-wise.example" }
+}

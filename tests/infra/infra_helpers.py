@@ -20,7 +20,8 @@ yaml = pytest.importorskip("yaml")
 hcl2 = pytest.importorskip("hcl2")
 
 REPO = Path(__file__).resolve().parents[2]
-OVERLAYS = ("staging", "production")
+# production-dr: production failed over to its disaster-recovery region.
+OVERLAYS = ("staging", "production", "production-dr")
 
 
 def unavailable(reason: str) -> None:

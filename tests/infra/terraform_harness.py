@@ -191,10 +191,12 @@ def copy_root(destination: Path) -> Path:
 
 
 def copy_module(name: str, destination: Path) -> Path:
-    module = destination / name
+    """Every module copied side by side into `destination` (a module may call a sibling, as
+    disaster_recovery calls ../buckets); returns the path of `name`."""
     shutil.copytree(
-        REPO / "terraform" / "modules" / name,
-        module,
+        REPO / "terraform" / "modules",
+        destination,
         ignore=shutil.ignore_patterns(".terraform", ".terraform.lock.hcl"),
+        dirs_exist_ok=True,
     )
-    return module
+    return destination / name

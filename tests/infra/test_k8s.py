@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from infra_helpers import OVERLAYS, REPO, yaml
+from infra_helpers import OVERLAYS, REPO, hcl_attr, load_hcl, yaml
 
 WORKLOAD_KINDS = {"Deployment", "Job", "CronJob"}
 SELECTOR_KEYS = {"app.kubernetes.io/name", "app.kubernetes.io/component"}
@@ -208,7 +208,11 @@ def test_secret_template_holds_no_values() -> None:
 
 def test_namespaces_differ_per_overlay(overlays, find) -> None:
     names = {o: find(overlays[o], "Namespace")[0]["metadata"]["name"] for o in OVERLAYS}
-    assert names == {"staging": "expense-wise-staging", "production": "expense-wise"}
+    assert names == {
+        "staging": "expense-wise-staging",
+        "production": "expense-wise",
+        "production-dr": "expense-wise",
+    }
     for overlay, namespace in names.items():
         for doc in overlays[overlay]:
             if doc["kind"] != "Namespace":
@@ -225,3 +229,32 @@ def test_autoscaled_deployments_leave_replicas_to_the_hpa(overlays, find, overla
     for name in targets:
         (deployment,) = find(overlays[overlay], "Deployment", name)
         assert "replicas" not in deployment["spec"], f"{name}: apply would fight the HPA"
+
+
+def test_the_dr_overlay_is_production_on_the_failover_stack(overlays, find) -> None:
+    """Only the region, the buckets (the replicas) and the IRSA role differ from production,
+    and they are what the failover stack (environments/production-dr.tfvars) creates."""
+    settings = {
+        **load_hcl(REPO / "terraform" / "environments" / "production.tfvars"),
+        **load_hcl(REPO / "terraform" / "environments" / "production-dr.tfvars"),
+    }
+    region = hcl_attr(settings, "region")
+    primary = hcl_attr(settings, "failover")["primary_name"]
+    (production,) = find(overlays["production"], "ConfigMap")
+    (failover,) = find(overlays["production-dr"], "ConfigMap")
+    changed = {
+        key: value
+        for key, value in failover["data"].items()
+        if production["data"].get(key) != value
+    }
+    assert changed == {
+        "AWS_REGION": region,
+        "AWS_S3_BUCKET": f"{primary}-dr-receipts",
+        "BACKUP_S3_BUCKET": f"{primary}-dr-backups",
+    }
+    assert set(failover["data"]) == set(production["data"])
+    (store,) = find(overlays["production-dr"], "SecretStore")
+    assert store["spec"]["provider"]["aws"]["region"] == region
+    (account,) = find(overlays["production-dr"], "ServiceAccount")
+    role = account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+    assert role.endswith(f":role/{primary}-dr-app"), "app_iam names the IRSA role <name>-app"

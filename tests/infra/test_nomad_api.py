@@ -53,6 +53,7 @@ def _playbook(nomad: FakeNomad, *args: str, env: dict[str, str] | None = None) -
         timeout=600,
     )
     assert not nomad.errors, "\n".join(nomad.errors)
+    assert not nomad.warnings, "\n".join(nomad.warnings)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     return result.stdout
 
@@ -66,7 +67,8 @@ def test_deploy_submits_well_typed_jobs(nomad: FakeNomad) -> None:
     _playbook(nomad, "playbooks/deploy.yml", "-e", "image_tag=3f2c1ab")
     for job_id in ("expense-wise-api", "expense-wise-worker", "expense-wise-migrate"):
         assert nomad.versions[job_id][-1]["Meta"]["image_tag"] == "3f2c1ab", job_id
-    assert nomad.versions["expense-wise-api"][-1]["TaskGroups"] == [{"Name": "api", "Count": 3}]
+    groups = nomad.versions["expense-wise-api"][-1]["TaskGroups"]
+    assert [(g["Name"], g["Count"]) for g in groups] == [("api", 3)]
     assert nomad.posted("/v1/job/expense-wise-migrate/dispatch")
     for job_id in ("expense-wise-backup", "expense-wise-backup-verify", "expense-wise-restore"):
         assert job_id in nomad.versions

@@ -7,11 +7,13 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -257,3 +259,80 @@ def test_backup_and_restore_playbooks_on_localhost(scratch_database: str, tmp_pa
         ).stdout.split()
         for name in leftovers:
             _psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class _ApiAfterASwap(BaseHTTPRequestHandler):
+    """An API whose first pooled request per route meets a connection to the replaced
+    database: 503 "retry the request" once, then normal answers."""
+
+    answered: set[str]
+    password = "Smoke-Passphrase-7"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def _answer(self, status: int, body: dict[str, Any]) -> None:
+        raw = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def _route(self, body: dict[str, Any] | None = None) -> None:
+        if self.path in ("/health", "/ready"):
+            self._answer(200, {"status": "ok"})
+        elif self.path not in self.answered:
+            self.answered.add(self.path)
+            self._answer(503, {"detail": "database connection lost; retry the request"})
+        elif body is not None and body.get("password") != self.password:
+            self._answer(401, {"detail": "invalid credentials"})
+        else:
+            self._answer(200, {"access_token": "t"} if body is not None else {"items": []})
+
+    def do_GET(self) -> None:
+        self._route()
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self._route(json.loads(self.rfile.read(length)))
+
+
+@pytest.mark.parametrize(
+    ("password", "passes"), [(_ApiAfterASwap.password, True), ("wrong", False)]
+)
+def test_smoke_check_retries_the_apis_retryable_503_only(password: str, passes: bool) -> None:
+    """After a restore the first pooled request of a running API answers 503 (its connection
+    went to the replaced database); the smoke check retries that, and nothing else."""
+    playbook = _ansible_playbook()
+    if playbook is None:
+        pytest.skip("ansible-playbook is not installed (uv sync --group infra)")
+    _ApiAfterASwap.answered = set()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ApiAfterASwap)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        result = subprocess.run(
+            [
+                playbook,
+                "-i",
+                "inventory/local",
+                "playbooks/smoke.yml",
+                "-e",
+                f"expense_wise_public_url=http://127.0.0.1:{server.server_port}",
+                "-e",
+                "expense_wise_cli_smoke_email=smoke@example.com",
+                "-e",
+                f"expense_wise_cli_smoke_password={password}",
+            ],
+            cwd=REPO,
+            env={**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg")},
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (result.returncode == 0) == passes, result.stdout[-4000:]

@@ -10,7 +10,8 @@ from typing import Any
 
 import psycopg
 
-from expense_wise.backup.manifest import ReceiptObject
+from expense_wise.backup.manifest import ReceiptObject, Receipts
+from expense_wise.settings import Settings
 
 
 def receipt_rows(connection: psycopg.Connection) -> list[tuple[str, str, str | None]]:
@@ -79,3 +80,13 @@ def pin_objects(
 
 def bucket_is_versioned(client: Any, bucket: str) -> bool:
     return bool(client.get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled")
+
+
+def pinned_bucket(settings: Settings, receipts: Receipts) -> str:
+    """The bucket whose pinned versions a restore or verify reads: the application's own
+    receipts bucket (AWS_S3_BUCKET), else the one the backup recorded. After a failover the
+    app's bucket is the replica of the recorded one, unreachable with its region; S3
+    replication keeps version ids, so the pinned versions are found there."""
+    bucket = settings.storage.s3_bucket or receipts.bucket
+    assert bucket is not None, "an S3 receipts manifest records its bucket"
+    return bucket

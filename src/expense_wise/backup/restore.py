@@ -34,7 +34,7 @@ from expense_wise.backup.postgres import (
     has_application_rows,
     pg_restore,
 )
-from expense_wise.backup.receipts import object_versions, receipt_rows
+from expense_wise.backup.receipts import object_versions, pinned_bucket, receipt_rows
 from expense_wise.backup.report import Reporter
 from expense_wise.backup.targets import Target, s3_client
 from expense_wise.backup.verify import compare_counts
@@ -176,8 +176,16 @@ def restore_backup(
                 # elsewhere (to inspect old data) must not change it.
                 reporter.note("receipts left as they are: the target is not the app's database")
             elif manifest.receipts is not None and manifest.receipts.storage == "s3":
-                with reporter.step("receipts: pin object versions") as step:
-                    result.receipts = _pin_receipt_versions(settings, manifest.receipts, fresh)
+                bucket = pinned_bucket(settings, manifest.receipts)
+                if bucket != manifest.receipts.bucket:
+                    reporter.note(
+                        f"receipts of {manifest.receipts.bucket} are read from {bucket}"
+                        " (AWS_S3_BUCKET, its replica)"
+                    )
+                with reporter.step("receipts: pin object versions", bucket=bucket) as step:
+                    result.receipts = _pin_receipt_versions(
+                        settings, bucket, manifest.receipts, fresh
+                    )
                     step.update(**result.receipts)
             elif receipts_tar is not None:
                 with reporter.step("receipts: unpack") as step:
@@ -262,17 +270,17 @@ def _rename_closing_connections(connection: psycopg.Connection, old: str, new: s
 
 
 def _pin_receipt_versions(
-    settings: Settings, receipts: mf.Receipts, database: Database
+    settings: Settings, bucket: str, receipts: mf.Receipts, database: Database
 ) -> dict[str, int]:
     """Point every restored receipt row at the version pinned in the manifest, and make that
-    version current again where the object was deleted or overwritten since the backup."""
-    assert receipts.bucket is not None
+    version current again in `bucket` where the object was deleted or overwritten since the
+    backup."""
     client: Any = s3_client(settings)
     pinned = {item.key: item.version_id for item in receipts.objects}
     counts = {"pinned": 0, "copied_back": 0, "missing": 0}
     with database.connect() as connection:
         rows = receipt_rows(connection)
-        current = object_versions(client, receipts.bucket, (key for _, key, _ in rows))
+        current = object_versions(client, bucket, (key for _, key, _ in rows))
         for receipt_id, key, _ in rows:
             version = pinned.get(key)
             if version is None:
@@ -284,9 +292,9 @@ def _pin_receipt_versions(
                 continue
             if entry.current != version:
                 client.copy_object(
-                    Bucket=receipts.bucket,
+                    Bucket=bucket,
                     Key=key,
-                    CopySource={"Bucket": receipts.bucket, "Key": key, "VersionId": version},
+                    CopySource={"Bucket": bucket, "Key": key, "VersionId": version},
                     ServerSideEncryption="AES256",
                 )
                 counts["copied_back"] += 1

@@ -20,7 +20,7 @@ from expense_wise.backup.postgres import (
     pg_restore,
     scratch_database,
 )
-from expense_wise.backup.receipts import receipt_rows, tar_members
+from expense_wise.backup.receipts import pinned_bucket, receipt_rows, tar_members
 from expense_wise.backup.report import Reporter
 from expense_wise.backup.targets import Target, s3_client
 from expense_wise.settings import Settings
@@ -96,7 +96,7 @@ def _missing_receipts(
             if key not in present
         ]
 
-    assert receipts.bucket is not None
+    bucket = pinned_bucket(settings, receipts)
     client: Any = s3_client(settings)
     pinned = {item.key: item.version_id for item in receipts.objects}
     problems = []
@@ -106,7 +106,7 @@ def _missing_receipts(
             problems.append(f"receipt {receipt_id}: object {key} was missing at backup time")
             continue
         try:
-            client.head_object(Bucket=receipts.bucket, Key=key, VersionId=version)
+            client.head_object(Bucket=bucket, Key=key, VersionId=version)
         except client.exceptions.ClientError:
             problems.append(f"receipt {receipt_id}: object {key} version {version} is gone")
     return problems

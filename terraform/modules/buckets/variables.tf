@@ -26,6 +26,12 @@ variable "backups_retention_days" {
   }
 }
 
+variable "kms_key_alias" {
+  description = "Alias of the buckets' KMS key (alias/...), or null for none."
+  type        = string
+  default     = null
+}
+
 variable "tags" {
   description = "Tags applied to every resource."
   type        = map(string)

@@ -120,6 +120,18 @@ resource "aws_db_instance" "this" {
   monitoring_interval                 = 60
   monitoring_role_arn                 = aws_iam_role.monitoring.arn
 
+  # Failover stack in the DR region: start from the primary's replicated automated backups
+  # at their latest restorable time (or restore_time), not from an empty database.
+  dynamic "restore_to_point_in_time" {
+    for_each = var.restore_from == null ? [] : [var.restore_from]
+
+    content {
+      source_db_instance_automated_backups_arn = restore_to_point_in_time.value.automated_backups_arn
+      restore_time                             = restore_to_point_in_time.value.restore_time
+      use_latest_restorable_time               = restore_to_point_in_time.value.restore_time == null
+    }
+  }
+
   performance_insights_enabled          = true
   performance_insights_kms_key_id       = aws_kms_key.rds.arn
   performance_insights_retention_period = 7

@@ -22,3 +22,13 @@ output "security_group_id" {
   description = "Security group of the instance."
   value       = aws_security_group.rds.id
 }
+
+output "arn" {
+  description = "ARN of the instance (source of automated-backup replication)."
+  value       = aws_db_instance.this.arn
+}
+
+output "identifier" {
+  description = "Instance identifier (CloudWatch dimension DBInstanceIdentifier)."
+  value       = aws_db_instance.this.identifier
+}

@@ -73,6 +73,15 @@ variable "allowed_security_groups" {
   default     = {}
 }
 
+variable "restore_from" {
+  description = "Restore the new instance from replicated automated backups (ARN in this region) at restore_time (RFC 3339), or at the latest restorable time when null; null for an empty database."
+  type = object({
+    automated_backups_arn = string
+    restore_time          = optional(string)
+  })
+  default = null
+}
+
 variable "tags" {
   description = "Tags applied to every resource."
   type        = map(string)

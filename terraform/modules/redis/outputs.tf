@@ -13,3 +13,8 @@ output "security_group_id" {
   description = "Security group of the replication group."
   value       = aws_security_group.redis.id
 }
+
+output "member_cluster_ids" {
+  description = "Cache cluster of each node (<group>-001, -002, ...): the CacheClusterId of its CloudWatch metrics."
+  value       = [for i in range(var.num_cache_clusters) : format("%s-%03d", aws_elasticache_replication_group.this.replication_group_id, i + 1)]
+}

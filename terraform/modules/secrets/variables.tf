@@ -49,6 +49,27 @@ variable "redis_url" {
   sensitive   = true
 }
 
+variable "replica" {
+  description = "Replicate every secret to this region, encrypted with this key there (disaster recovery); null for none."
+  type = object({
+    region      = string
+    kms_key_arn = string
+  })
+  default = null
+}
+
+variable "adopt_replicated_secrets" {
+  description = "Failover stack in the DR region: the secrets already exist there as promoted replicas (docs/runbooks/disaster-recovery.md); write only DATABASE_URL and REDIS_URL into them."
+  type        = bool
+  default     = false
+}
+
+variable "replicated_secrets_kms_key_arn" {
+  description = "Key of the promoted replicas (used when adopt_replicated_secrets)."
+  type        = string
+  default     = ""
+}
+
 variable "tags" {
   description = "Tags applied to every resource."
   type        = map(string)
