@@ -21,8 +21,8 @@ from PIL import Image
 
 from expense_wise.domain.receipts.extraction import (
     ExtractedFields,
+    extract,
     extract_fields,
-    extract_from_bytes,
     fields_needing_second_look,
     merge_second_look,
 )
@@ -403,7 +403,7 @@ def test_real_receipt_total_and_date(receipt_id: str) -> None:
         pytest.skip(f"receipt data not found in {data_dir} (set RECEIPTS_DATA_DIR)")
     truth = json.loads(image_path.with_suffix(".json").read_text())
 
-    fields = extract_from_bytes(image_path.read_bytes())
+    fields = extract(image_path.read_bytes())
 
     assert fields.total == Decimal(truth["total"])
     assert fields.date == datetime.date.fromisoformat(truth["date_iso"])

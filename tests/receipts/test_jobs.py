@@ -106,7 +106,7 @@ async def test_tesseract_crash_is_retried(
     def crash(data: bytes) -> Any:
         raise pytesseract.TesseractError(-11, "segmentation fault")
 
-    monkeypatch.setattr(jobs.extraction, "extract_from_bytes", crash)
+    monkeypatch.setattr(jobs.extraction, "extract", crash)
     row = await pending_receipt(client, alice, receipt_bytes())
     with pytest.raises(Retry):
         async with job_context(client) as ctx:
@@ -127,7 +127,7 @@ async def test_a_cancelled_job_hands_the_receipt_back_at_once(
         release.wait(timeout=10)
         raise pytesseract.TesseractError(1, "stopped")
 
-    monkeypatch.setattr(jobs.extraction, "extract_from_bytes", slow_ocr)
+    monkeypatch.setattr(jobs.extraction, "extract", slow_ocr)
     row = await pending_receipt(client, alice, receipt_bytes())
     try:
         async with job_context(client) as ctx:

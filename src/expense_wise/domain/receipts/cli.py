@@ -27,7 +27,7 @@ def receipts() -> None:
 def extract(files: tuple[Path, ...], as_json: bool) -> None:
     """OCR each FILE and print the merchant, date, total and currency found on it."""
     # Imported here: every other `expense-wise` command would pay for Tesseract's bindings.
-    from expense_wise.domain.receipts.extraction import extract_from_bytes
+    from expense_wise.domain.receipts.extraction import extract
     from expense_wise.domain.receipts.ocr import ImageRejected
 
     failed = False
@@ -35,7 +35,7 @@ def extract(files: tuple[Path, ...], as_json: bool) -> None:
         click.echo(f"{'FILE':<32} {'MERCHANT':<36} {'DATE':<10} {'TOTAL':>10} CUR")
     for path in files:
         try:
-            fields = extract_from_bytes(path.read_bytes())
+            fields = extract(path.read_bytes())
         except (OSError, ImageRejected) as exc:
             failed = True
             _print_error(path, _error_message(exc), as_json)

@@ -125,7 +125,7 @@ async def _extract(
         # CPU-bound and blocking (Tesseract runs as a subprocess): a worker thread keeps the
         # event loop free, and concurrent jobs run on separate cores.
         return await asyncio.wait_for(
-            asyncio.to_thread(extraction.extract_from_bytes, data),
+            asyncio.to_thread(extraction.extract, data),
             timeout=EXTRACTION_TIMEOUT_SECONDS,
         )
     except ocr.ImageRejected as error:
