@@ -18,6 +18,11 @@ import msgspec
 from expense_wise import __version__
 
 AppEnv = Literal["development", "production", "test"]
+# Which OCR engine reads receipts; `auto` asks RapidOCR only when Tesseract's reading is
+# doubtful (see domain/receipts/extraction/strategy.py).
+OcrEngine = Literal["tesseract", "rapidocr", "auto"]
+OCR_ENGINES: tuple[OcrEngine, ...] = ("tesseract", "rapidocr", "auto")
+DEFAULT_OCR_ENGINE: OcrEngine = "auto"
 DEVELOPMENT_JWT_SECRET = "development-only-secret-change-me-0123456789"  # noqa: S105
 MIN_PRODUCTION_SECRET_LENGTH = 32
 # Secret names the optional AWS Secrets Manager loader may fill in.
@@ -73,6 +78,7 @@ class WorkerSettings(msgspec.Struct, frozen=True):
     # How long owed receipt work may sit unnoticed: the grace period of a pending receipt and
     # the lease of one being processed, after which the sweeper takes it up again.
     receipt_stale_seconds: int
+    ocr_engine: OcrEngine
 
 
 class AuthSettings(msgspec.Struct, frozen=True):
@@ -218,6 +224,14 @@ def parse_database_url(value: str) -> str:
     raise ValueError("expected postgresql://... or sqlite:///path")
 
 
+def parse_ocr_engine(value: str) -> OcrEngine:
+    engine = value.strip().lower()
+    for known in OCR_ENGINES:
+        if engine == known:
+            return known
+    raise ValueError(f"expected one of {', '.join(OCR_ENGINES)}")
+
+
 def parse_redis_url(value: str) -> str:
     url = value.strip()
     if not url.startswith(("redis://", "rediss://", "unix://")):
@@ -350,6 +364,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         concurrency=read.get("WORKER_CONCURRENCY", parse_positive_int, 2),
         metrics_port=read.optional("WORKER_METRICS_PORT", parse_port),
         receipt_stale_seconds=read.get("RECEIPT_STALE_SECONDS", parse_duration, 60),
+        ocr_engine=read.get("OCR_ENGINE", parse_ocr_engine, DEFAULT_OCR_ENGINE),
     )
 
     jwt_secret = read.raw("JWT_SECRET") or ""

@@ -26,12 +26,8 @@ from expense_wise.domain.receipts.extraction import (
     fields_needing_second_look,
     merge_second_look,
 )
-from expense_wise.domain.receipts.ocr import (
-    ImageRejected,
-    OcrResult,
-    load_image,
-    sniff_content_type,
-)
+from expense_wise.domain.receipts.images import ImageRejected, load_image, sniff_content_type
+from expense_wise.domain.receipts.ocr import OcrResult
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

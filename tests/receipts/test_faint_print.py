@@ -7,13 +7,8 @@ import datetime
 from PIL import Image, ImageDraw
 
 from expense_wise.domain.receipts.extraction import extract_from_image
-from expense_wise.domain.receipts.ocr import (
-    MIN_LEGIBLE_WORDS,
-    legible_word_count,
-    load_image,
-    normalise_for_ocr,
-    run_ocr,
-)
+from expense_wise.domain.receipts.images import load_image, normalise_for_ocr
+from expense_wise.domain.receipts.ocr import MIN_LEGIBLE_WORDS, legible_word_count, run_ocr
 from tests.receipts.conftest import receipt_bytes
 
 # Dot-matrix print on a scan with a dark border: the plain reading finds no words at all.

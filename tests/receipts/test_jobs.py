@@ -103,7 +103,7 @@ async def test_transient_failures_are_retried_with_backoff_then_fail_readably(
 async def test_tesseract_crash_is_retried(
     client: AppClient[Any], alice: Account, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def crash(data: bytes) -> Any:
+    def crash(data: bytes, engine: str) -> Any:
         raise pytesseract.TesseractError(-11, "segmentation fault")
 
     monkeypatch.setattr(jobs.extraction, "extract", crash)
@@ -122,7 +122,7 @@ async def test_a_cancelled_job_hands_the_receipt_back_at_once(
     """Worker shutdown or job timeout: pending again now, not when the lease runs out."""
     started, release = threading.Event(), threading.Event()
 
-    def slow_ocr(data: bytes) -> Any:
+    def slow_ocr(data: bytes, engine: str) -> Any:
         started.set()
         release.wait(timeout=10)
         raise pytesseract.TesseractError(1, "stopped")

@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING
 
 import click
 
+from expense_wise.settings import DEFAULT_OCR_ENGINE, OCR_ENGINES, OcrEngine
+
 if TYPE_CHECKING:
     from expense_wise.domain.receipts.extraction import ExtractedFields
-    from expense_wise.domain.receipts.ocr import ImageRejected
+    from expense_wise.domain.receipts.images import ImageRejected
 
 
 @click.group(name="receipts")
@@ -24,18 +26,26 @@ def receipts() -> None:
 @receipts.command(name="extract")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per file per line.")
-def extract(files: tuple[Path, ...], as_json: bool) -> None:
+@click.option(
+    "--engine",
+    type=click.Choice(OCR_ENGINES),
+    default=DEFAULT_OCR_ENGINE,
+    envvar="OCR_ENGINE",
+    show_default=True,
+    help="OCR engine (default: OCR_ENGINE).",
+)
+def extract(files: tuple[Path, ...], as_json: bool, engine: OcrEngine) -> None:
     """OCR each FILE and print the merchant, date, total and currency found on it."""
     # Imported here: every other `expense-wise` command would pay for Tesseract's bindings.
-    from expense_wise.domain.receipts.extraction import extract
-    from expense_wise.domain.receipts.ocr import ImageRejected
+    from expense_wise.domain.receipts import extraction
+    from expense_wise.domain.receipts.images import ImageRejected
 
     failed = False
     if not as_json:
         click.echo(f"{'FILE':<32} {'MERCHANT':<36} {'DATE':<10} {'TOTAL':>10} CUR")
     for path in files:
         try:
-            fields = extract(path.read_bytes())
+            fields = extraction.extract(path.read_bytes(), engine)
         except (OSError, ImageRejected) as exc:
             failed = True
             _print_error(path, _error_message(exc), as_json)
@@ -56,6 +66,8 @@ def _as_record(path: Path, fields: ExtractedFields) -> dict[str, object]:
         "total": str(fields.total) if fields.total is not None else None,
         "currency": fields.currency,
         "confidence": fields.confidence,
+        "needs_review": fields.needs_review,
+        "review_fields": fields.review_fields,
     }
 
 

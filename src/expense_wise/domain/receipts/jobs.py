@@ -18,7 +18,7 @@ import pytesseract
 from arq import Retry
 from sqlalchemy.exc import SQLAlchemyError
 
-from expense_wise.domain.receipts import extraction, ocr, services
+from expense_wise.domain.receipts import extraction, images, services
 from expense_wise.logging import get_logger
 from expense_wise.storage import ObjectNotFound, StorageUnavailable
 from expense_wise.worker import QueueUnavailable, job_session
@@ -115,6 +115,7 @@ async def process_receipt(ctx: dict[str, Any], receipt_id: str) -> str:
 async def _extract(
     ctx: dict[str, Any], key: str, version: str | None
 ) -> extraction.ExtractedFields:
+    engine = ctx["settings"].worker.ocr_engine
     try:
         data = await ctx["storage"].get(key, version)
     except ObjectNotFound as error:
@@ -125,10 +126,10 @@ async def _extract(
         # CPU-bound and blocking (Tesseract runs as a subprocess): a worker thread keeps the
         # event loop free, and concurrent jobs run on separate cores.
         return await asyncio.wait_for(
-            asyncio.to_thread(extraction.extract, data),
+            asyncio.to_thread(extraction.extract, data, engine),
             timeout=EXTRACTION_TIMEOUT_SECONDS,
         )
-    except ocr.ImageRejected as error:
+    except images.ImageRejected as error:
         raise _Permanent(str(error)) from error
     except TimeoutError as error:
         raise _Transient(f"OCR took longer than {EXTRACTION_TIMEOUT_SECONDS} s") from error

@@ -25,7 +25,7 @@ from expense_wise.db import models as m
 from expense_wise.db.types import utcnow
 from expense_wise.domain.expenses import schemas as expense_schemas
 from expense_wise.domain.expenses import services as expenses
-from expense_wise.domain.receipts import ocr, schemas
+from expense_wise.domain.receipts import images, schemas
 from expense_wise.domain.receipts.extraction import ExtractedFields
 from expense_wise.logging import get_logger
 from expense_wise.money import MAX_AMOUNT, format_amount, is_currency
@@ -34,8 +34,6 @@ from expense_wise.worker import JobQueue, QueueUnavailable
 
 log = get_logger(__name__)
 
-# Pixel limit for uploads, checked before decoding; the OCR job applies the same limit.
-MAX_PIXELS = 40_000_000
 # Attempts (including ones cut short by a killed worker) before a receipt is failed for good.
 MAX_ATTEMPTS = 4
 STATUSES = ("pending", "processing", "done", "failed")
@@ -98,25 +96,23 @@ def to_schema(row: m.Receipt) -> schemas.Receipt:
 # --- Upload ----------------------------------------------------------------------------
 
 
-def _check_decodable(data: bytes) -> None:
-    ocr.load_image(data, max_pixels=MAX_PIXELS).close()
-
-
 async def validate_upload(data: bytes, max_bytes: int) -> str:
-    """The file's media type, judged by its bytes; raises 413, 415 or 422."""
+    """The file's media type, judged by its bytes; raises 413, 415 or 422.
+
+    Only the header is read, plus a check for truncation that holds at most 1/64 of the
+    pixels (images.probe): decoding belongs to the OCR worker, whose memory is sized for it.
+    """
     if len(data) > max_bytes:
         raise api.ApiError(413, f"the file is larger than the limit of {max_bytes} bytes")
-    content_type = ocr.sniff_content_type(data)
-    if content_type is None:
+    if images.sniff_content_type(data) is None:
         raise api.ApiError(
             415, "unsupported file type: upload a JPEG, PNG, WebP or TIFF image or a PDF"
         )
     try:
-        # Decoding is CPU work: keep it off the event loop.
-        await asyncio.to_thread(_check_decodable, data)
-    except ocr.ImageRejected as error:
+        # Still CPU work for a large JPEG: keep it off the event loop.
+        return await asyncio.to_thread(images.probe, data)
+    except images.ImageRejected as error:
         raise api.unprocessable(str(error)) from error
-    return content_type
 
 
 async def _existing_id(session: AsyncSession, user_id: uuid.UUID, digest: str) -> uuid.UUID | None:

@@ -8,11 +8,13 @@ letters again, letters inside numbers become digits.
 from __future__ import annotations
 
 import re
+import statistics
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from difflib import SequenceMatcher
 from typing import Final
 
+from expense_wise.domain.receipts.extraction.layout import printed_rows
 from expense_wise.domain.receipts.ocr import OcrResult
 
 
@@ -28,22 +30,20 @@ DEFAULT_OCR_CONFIDENCE: Final = 0.8
 
 
 def receipt_lines(ocr: OcrResult) -> list[Line]:
-    texts = [" ".join(raw.split()) for raw in ocr.text.splitlines()]
-    texts = [text for text in texts if text]
-    confidences = _line_confidences(ocr)
-    if len(confidences) != len(texts):
-        confidences = [DEFAULT_OCR_CONFIDENCE] * len(texts)
+    """The receipt's printed rows (from the word boxes), or its text lines when a reading
+    has no boxes."""
+    if ocr.words:
+        rows = [
+            (" ".join(word.text for word in row), statistics.fmean(w.confidence for w in row))
+            for row in printed_rows(ocr.words)
+        ]
+    else:
+        rows = [(text, 100 * DEFAULT_OCR_CONFIDENCE) for text in ocr.text.splitlines()]
+    texts = [(" ".join(text.split()), confidence / 100) for text, confidence in rows]
     return [
-        Line(index=i, text=text, upper=letters_fixed(text.upper()), ocr_confidence=conf)
-        for i, (text, conf) in enumerate(zip(texts, confidences, strict=True))
+        Line(index=i, text=text, upper=letters_fixed(text.upper()), ocr_confidence=confidence)
+        for i, (text, confidence) in enumerate((t, c) for t, c in texts if t)
     ]
-
-
-def _line_confidences(ocr: OcrResult) -> list[float]:
-    sums: dict[tuple[int, int, int], list[float]] = {}
-    for word in ocr.words:
-        sums.setdefault((word.block, word.paragraph, word.line), []).append(word.confidence)
-    return [sum(values) / len(values) / 100 for values in sums.values()]
 
 
 _DIGIT_AS_LETTER: Final = str.maketrans({"0": "O", "1": "I", "5": "S", "8": "B"})
