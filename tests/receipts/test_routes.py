@@ -20,6 +20,9 @@ from tests.receipts.conftest import (
     upload,
 )
 
+# A reading whose every field is above the review threshold.
+SURE = {"merchant": 0.97, "date": 0.98, "total": 0.99, "currency": 0.8}
+
 
 async def test_upload_judges_the_type_by_bytes_and_stores_the_original(
     client: AppClient[Any], alice: Account
@@ -204,6 +207,7 @@ async def test_expense_from_receipt_uses_extracted_fields_and_links_both_ways(
         total=Decimal("14.10"),
         currency="MYR",
         raw_text="SAM SAM TRADING CO\nTOTAL 14.10",
+        confidence=SURE,
     )
     path = f"/api/v1/receipts/{receipt.id}/expense"
     response = await client.post(path, headers=alice.headers)
@@ -293,6 +297,7 @@ async def test_expense_from_receipt_gets_usual_category_and_duplicate_hint(
         receipt_date=dt.date(2017, 12, 29),
         total=Decimal("14.10"),
         currency="MYR",
+        confidence=SURE,
     )
     response = await client.post(f"/api/v1/receipts/{receipt.id}/expense", headers=alice.headers)
     assert response.status_code == 201, response.text
@@ -326,3 +331,71 @@ async def test_delete_removes_object_and_row_and_unlinks_the_expense(
     assert kept.json()["receipt_id"] is None
     # The same file may be uploaded again once its receipt is gone.
     assert (await upload(client, alice, png_bytes(43, 23))).status_code == 202
+
+
+async def test_a_receipt_that_needs_review_is_refused_naming_the_fields(
+    client: AppClient[Any], alice: Account, bob: Account
+) -> None:
+    # The total was printed 9.00 and read 9.60 with a confidence of 0.63.
+    receipt = await insert_receipt(
+        client,
+        alice,
+        merchant="BOOK TA .K (TAMAN DAYA) SDN BHD",
+        receipt_date=dt.date(2018, 12, 25),
+        total=Decimal("9.60"),
+        currency="MYR",
+        confidence={**SURE, "total": 0.63},
+    )
+    shown = (await client.get(f"/api/v1/receipts/{receipt.id}", headers=alice.headers)).json()
+    assert shown["extracted"]["needs_review"] is True
+    assert shown["extracted"]["review_fields"] == ["amount"]
+
+    path = f"/api/v1/receipts/{receipt.id}/expense"
+    refused = await client.post(path, headers=alice.headers)
+    assert refused.status_code == 409, refused.text
+    body = refused.json()
+    assert body["review_fields"] == ["amount"]
+    assert body["review"] == [{"field": "amount", "read": "9.60", "confidence": 0.63}]
+    assert "amount" in body["detail"] and "confirm" in body["detail"]
+    # Sending other fields does not answer the doubt; a wrong type for confirm is a 422.
+    other = await client.post(path, json={"merchant": "Book Ta.K"}, headers=alice.headers)
+    assert other.status_code == 409, other.text
+    wrong = await client.post(path, json={"confirm": "yes"}, headers=alice.headers)
+    assert wrong.status_code == 422, wrong.text
+    # Another user gets the same 404 as for a missing receipt, confirm or not.
+    for body_sent in (None, {"confirm": True}, {"amount": "9.00"}):
+        stranger = await client.post(path, json=body_sent, headers=bob.headers)
+        assert stranger.status_code == 404, stranger.text
+    receipt_row = await load_receipt(client, receipt.id)
+    assert receipt_row is not None and receipt_row.expense_id is None  # nothing written
+
+    corrected = await client.post(path, json={"amount": "9.00"}, headers=alice.headers)
+    assert corrected.status_code == 201, corrected.text
+    assert corrected.json()["amount"] == "9.00"
+
+
+async def test_confirm_takes_a_reading_that_needs_review_as_read(
+    client: AppClient[Any], alice: Account
+) -> None:
+    receipt = await insert_receipt(
+        client,
+        alice,
+        merchant="AEON CO. (M) BHD",
+        receipt_date=dt.date(2018, 1, 5),
+        total=Decimal("22.50"),
+        currency="MYR",
+        confidence={"merchant": 0.4, "date": 0.95, "total": 0.5},
+    )
+    path = f"/api/v1/receipts/{receipt.id}/expense"
+    refused = await client.post(path, json={"amount": "22.50"}, headers=alice.headers)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["review_fields"] == ["merchant"]
+
+    confirmed = await client.post(path, json={"confirm": True}, headers=alice.headers)
+    assert confirmed.status_code == 201, confirmed.text
+    expense = confirmed.json()
+    assert (expense["merchant"], expense["amount"], expense["occurred_on"]) == (
+        "AEON CO. (M) BHD",
+        "22.50",
+        "2018-01-05",
+    )

@@ -16,6 +16,8 @@ from expense_wise.domain.expenses.schemas import (
 )
 
 ReceiptStatus = Literal["pending", "processing", "done", "failed"]
+# The expense fields a receipt's merchant, date and total become.
+ReviewField = Literal["merchant", "occurred_on", "amount"]
 
 
 class ExtractedFields(msgspec.Struct):
@@ -25,8 +27,24 @@ class ExtractedFields(msgspec.Struct):
     date: dt.date | None
     total: str | None
     currency: str | None
-    confidence: dict[str, float]
+    confidence: Annotated[
+        dict[str, float],
+        msgspec.Meta(
+            description="Per field, how likely it is right (0..1), calibrated on receipts "
+            "with ground truth: at 0.9 or above, right at least 97% of the time"
+        ),
+    ]
     raw_text: str | None
+    needs_review: Annotated[
+        bool,
+        msgspec.Meta(
+            description="A field is below 0.9 confidence: creating an expense from this "
+            "receipt needs those fields sent, or confirm: true"
+        ),
+    ]
+    review_fields: Annotated[
+        list[ReviewField], msgspec.Meta(description="The expense fields to check")
+    ]
 
 
 class Receipt(msgspec.Struct):
@@ -64,3 +82,10 @@ class ExpenseFromReceipt(msgspec.Struct, forbid_unknown_fields=True):
     note: Note | None = None
     tags: Tags = msgspec.field(default_factory=list)
     payment_method: PaymentMethod | None = None
+    confirm: Annotated[
+        bool,
+        msgspec.Meta(
+            description="Create the expense although the receipt needs review, "
+            "taking the fields as read"
+        ),
+    ] = False

@@ -27,6 +27,7 @@ from expense_wise.domain.expenses import schemas as expense_schemas
 from expense_wise.domain.expenses import services as expenses
 from expense_wise.domain.receipts import images, schemas
 from expense_wise.domain.receipts.extraction import ExtractedFields
+from expense_wise.domain.receipts.extraction.confidence import fields_to_review
 from expense_wise.logging import get_logger
 from expense_wise.money import MAX_AMOUNT, format_amount, is_currency
 from expense_wise.storage import ObjectNotFound, Storage, StorageUnavailable
@@ -39,6 +40,12 @@ MAX_ATTEMPTS = 4
 STATUSES = ("pending", "processing", "done", "failed")
 MERCHANT_MAX_LENGTH = 200
 INTERRUPTED = "processing was interrupted; queued again"
+# The expense field each extracted field becomes.
+EXPENSE_FIELD: dict[str, schemas.ReviewField] = {
+    "merchant": "merchant",
+    "date": "occurred_on",
+    "total": "amount",
+}
 _EXTENSIONS = {
     "image/jpeg": ".jpg",
     "image/png": ".png",
@@ -62,19 +69,24 @@ def job_id(receipt_id: uuid.UUID, attempts: int) -> str:
     return f"receipt:{receipt_id}" if attempts == 0 else f"receipt:{receipt_id}:{attempts}"
 
 
+def _formatted_total(row: m.Receipt) -> str | None:
+    if row.total is None:
+        return None
+    return format_amount(row.total, row.currency) if row.currency else str(row.total)
+
+
 def to_schema(row: m.Receipt) -> schemas.Receipt:
     extracted = None
     if row.status == "done":
-        total = None
-        if row.total is not None:
-            total = format_amount(row.total, row.currency) if row.currency else str(row.total)
         extracted = schemas.ExtractedFields(
             merchant=row.merchant,
             date=row.receipt_date,
-            total=total,
+            total=_formatted_total(row),
             currency=row.currency,
             confidence=dict(row.confidence or {}),
             raw_text=row.raw_text,
+            needs_review=bool(review_fields(row)),
+            review_fields=review_fields(row),
         )
     return schemas.Receipt(
         id=row.id,
@@ -300,6 +312,39 @@ async def delete_receipt(
 # --- Receipt to expense ----------------------------------------------------------------
 
 
+def review_fields(row: m.Receipt) -> list[schemas.ReviewField]:
+    """The expense fields whose reading is too unsure to take without a person's check."""
+    return [EXPENSE_FIELD[name] for name in fields_to_review(dict(row.confidence or {}))]
+
+
+def _check_reviewed(row: m.Receipt, overrides: schemas.ExpenseFromReceipt) -> None:
+    """409 for a receipt that needs review, unless the client sent the unsure fields or
+    confirmed the reading."""
+    unsure = [name for name in review_fields(row) if getattr(overrides, name) is None]
+    if not unsure or overrides.confirm:
+        return
+    read = {
+        "merchant": row.merchant,
+        "occurred_on": row.receipt_date,
+        "amount": _formatted_total(row),
+    }
+    confidence = dict(row.confidence or {})
+    extracted_name = {expense: extracted for extracted, expense in EXPENSE_FIELD.items()}
+    raise api.conflict(
+        f"the receipt needs review: send {', '.join(unsure)}, or confirm: true to take "
+        "them as read",
+        review_fields=unsure,
+        review=[
+            {
+                "field": name,
+                "read": None if read[name] is None else str(read[name]),
+                "confidence": confidence.get(extracted_name[name], 0.0),
+            }
+            for name in unsure
+        ],
+    )
+
+
 async def create_expense_from_receipt(
     session: AsyncSession,
     user_id: uuid.UUID,
@@ -337,6 +382,7 @@ async def create_expense_from_receipt(
             ],
         )
     assert amount is not None and occurred_on is not None and merchant is not None
+    _check_reviewed(receipt, overrides)
     data = expense_schemas.ExpenseCreate(
         amount=str(amount) if isinstance(amount, Decimal) else amount,
         occurred_on=occurred_on,

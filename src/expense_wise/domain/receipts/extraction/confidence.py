@@ -63,8 +63,14 @@ def calibrated(fields: ExtractedFields, table: CalibrationTable | None = None) -
             confidence[name] = 0.0
         elif bands:
             confidence[name] = bands[band_of(fields.confidence[name])]
-    review = [name for name in REVIEWED_FIELDS if confidence[name] < REVIEW_CONFIDENCE]
-    return msgspec.structs.replace(fields, confidence=confidence, review_fields=review)
+    return msgspec.structs.replace(
+        fields, confidence=confidence, review_fields=fields_to_review(confidence)
+    )
+
+
+def fields_to_review(confidence: dict[str, float]) -> list[str]:
+    """The fields an expense needs whose confidence is below REVIEW_CONFIDENCE (or unknown)."""
+    return [name for name in REVIEWED_FIELDS if confidence.get(name, 0.0) < REVIEW_CONFIDENCE]
 
 
 def band_of(score: float) -> int:
