@@ -22,17 +22,18 @@ from expense_wise.db import models as m
 from expense_wise.db.engine import create_engine, create_session_factory
 from expense_wise.storage import create_storage
 from expense_wise.worker import ArqQueue, InProcessQueue
-from tests.conftest import RECEIPTS_DIR, Account, AppClient
+from tests.conftest import RECEIPTS_DIR, Account, AppClient, missing_data
 
-# A receipt that OCR reads completely (merchant, date, total): SAM SAM TRADING CO, 14.10 MYR.
-COMPLETE_RECEIPT = "sroie_010.jpg"
+# A receipt that OCR reads completely (merchant, date, total): CAHAYA TIMUR TRADING CO,
+# 14.10 MYR on 2017-12-29.
+COMPLETE_RECEIPT = "trading.jpg"
 FINAL_STATUSES = ("done", "failed")
 
 
 def receipt_bytes(name: str = COMPLETE_RECEIPT) -> bytes:
     path = RECEIPTS_DIR / name
     if not path.exists():
-        pytest.skip(f"receipt sample {path} not available")
+        missing_data(f"receipt sample {path} not available")
     return path.read_bytes()
 
 

@@ -1,4 +1,4 @@
-"""`python -m expense_wise.domain.receipts.cli extract` on real receipts and a broken file."""
+"""`python -m expense_wise.domain.receipts.cli extract` on sample receipts and a broken file."""
 
 from __future__ import annotations
 
@@ -8,21 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from tests.conftest import RECEIPTS_DIR, missing_data
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def receipts_data_dir() -> Path:
-    default = REPO_ROOT.parent / "shared" / "data" / "receipts"
-    return Path(os.environ.get("RECEIPTS_DATA_DIR", default))
-
-
 def test_extract_json_lines_and_exit_code_on_a_bad_file(tmp_path: Path) -> None:
-    data_dir = receipts_data_dir()
-    receipts = [data_dir / "sroie_004.jpg", data_dir / "sroie_611.jpg"]
+    receipts = [RECEIPTS_DIR / "trading.jpg", RECEIPTS_DIR / "cafe.png"]
     if not all(path.exists() for path in receipts):
-        pytest.skip(f"receipt data not found in {data_dir} (set RECEIPTS_DATA_DIR)")
+        missing_data(f"sample receipts not found in {RECEIPTS_DIR}")
     garbage = tmp_path / "garbage.jpg"
     garbage.write_bytes(b"\xff\xd8\xff\xe0 definitely not a JPEG")
     # Run from the source tree, whether or not the package is installed.

@@ -1,7 +1,7 @@
 """Receipt decoding, OCR and field extraction.
 
-The parsing rules are tested on synthetic OCR text; a handful of real scanned receipts check
-the whole pipeline with the real Tesseract.
+The parsing rules are tested on synthetic OCR text; the rendered sample receipts of
+tests/data/receipts check the whole pipeline with each real engine.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime
 import io
 import json
-import os
 import struct
 import zlib
 from decimal import Decimal
@@ -24,17 +23,13 @@ from expense_wise.domain.receipts.extraction import (
     extract,
     extract_fields,
     fields_needing_second_look,
+    merchant_matches,
     merge_second_look,
 )
 from expense_wise.domain.receipts.images import ImageRejected, load_image, sniff_content_type
 from expense_wise.domain.receipts.ocr import OcrResult
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def receipts_data_dir() -> Path:
-    default = REPO_ROOT.parent / "shared" / "data" / "receipts"
-    return Path(os.environ.get("RECEIPTS_DATA_DIR", default))
+from expense_wise.settings import OcrEngine
+from tests.conftest import RECEIPTS_DIR
 
 
 def fields_from_text(text: str) -> ExtractedFields:
@@ -385,23 +380,33 @@ def test_undecodable_bytes_are_rejected(data: bytes) -> None:
         load_image(data)
 
 
-# --- real receipts, real Tesseract --------------------------------------------------------
+# --- whole receipts, real engines ---------------------------------------------------------
 
-# Receipts on which the pipeline currently reads total and date correctly: a regression guard.
-REAL_RECEIPTS = ("sroie_002", "sroie_257", "sroie_313", "sroie_341", "sroie_517")
+SAMPLES = sorted(p for p in RECEIPTS_DIR.iterdir() if p.suffix in (".jpg", ".png"))
 
 
-@pytest.mark.parametrize("receipt_id", REAL_RECEIPTS)
-def test_real_receipt_total_and_date(receipt_id: str) -> None:
-    data_dir = receipts_data_dir()
-    image_path = data_dir / f"{receipt_id}.jpg"
-    if not image_path.exists():
-        pytest.skip(f"receipt data not found in {data_dir} (set RECEIPTS_DATA_DIR)")
+# Every sample with Tesseract and with the cascade; RapidOCR alone (4x Tesseract's CPU) on
+# the two hardest.
+ENGINE_CASES = [
+    *((path, engine) for engine in ("tesseract", "auto") for path in SAMPLES),
+    *((path, "rapidocr") for path in SAMPLES if path.stem in ("faint", "tilted")),
+]
+
+
+@pytest.mark.parametrize(
+    ("image_path", "engine"), ENGINE_CASES, ids=[f"{p.stem}-{e}" for p, e in ENGINE_CASES]
+)
+def test_sample_receipt_is_read_right(image_path: Path, engine: OcrEngine) -> None:
     truth = json.loads(image_path.with_suffix(".json").read_text())
 
-    fields = extract(image_path.read_bytes())
+    fields = extract(image_path.read_bytes(), engine)
 
     assert fields.total == Decimal(truth["total"])
     assert fields.date == datetime.date.fromisoformat(truth["date_iso"])
+    assert merchant_matches(fields.merchant, truth["merchant"]), fields.merchant
     assert fields.currency in ("MYR", None)
-    assert fields.raw_text
+    assert "TOTAL" in fields.raw_text.upper()
+
+
+def test_the_sample_set_is_there() -> None:
+    assert len(SAMPLES) >= 6

@@ -12,7 +12,7 @@ from expense_wise.domain.receipts.ocr import MIN_LEGIBLE_WORDS, legible_word_cou
 from tests.receipts.conftest import receipt_bytes
 
 # Dot-matrix print on a scan with a dark border: the plain reading finds no words at all.
-FAINT_RECEIPT = "sroie_600.jpg"
+FAINT_RECEIPT = "faint.jpg"
 
 
 def faint_scan() -> Image.Image:
