@@ -28,6 +28,7 @@ that rule changes can be re-scored in seconds; leave it out for the real measure
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -64,12 +65,23 @@ from expense_wise.domain.receipts.extraction.confidence import (  # noqa: E402
     fit_table,
 )
 from expense_wise.domain.receipts.extraction.fields import extract_fields  # noqa: E402
+from expense_wise.domain.receipts.extraction.reread import (  # noqa: E402
+    box,
+    pieces_to_reread,
+    reread,
+)
 from expense_wise.domain.receipts.extraction.strategy import (  # noqa: E402
     combined,
+    first_reading,
     read_cascade,
 )
 from expense_wise.domain.receipts.images import load_image  # noqa: E402
-from expense_wise.domain.receipts.ocr import OcrResult, run_ocr  # noqa: E402
+from expense_wise.domain.receipts.ocr import (  # noqa: E402
+    MIN_LEGIBLE_WORDS,
+    OcrResult,
+    legible_word_count,
+    run_ocr,
+)
 
 FIELDS = ("total", "date", "merchant")
 MODES = ("tesseract", "rapidocr", "auto")
@@ -105,6 +117,10 @@ class Readings(msgspec.Struct):
     cli_wall: float
     tesseract: dict[str, Timed] = msgspec.field(default_factory=dict)
     rapidocr: Timed | None = None
+    # RapidOCR's reading of the pieces of the first Tesseract reading that hold the fields.
+    pieces: list[tuple[str, float]] = msgspec.field(default_factory=list)
+    pieces_cpu: float = 0.0
+    pieces_wall: float = 0.0
 
 
 @contextmanager
@@ -152,6 +168,10 @@ def read_everything(image_path: Path, cache_dir: Path | None) -> Readings:
 
     read_receipt(tesseract)
     strong()
+    first, _, _ = first_reading(tesseract)
+    with stopwatch() as spent:
+        readings.pieces = rapid.recognise(image, [box(p) for p in pieces_to_reread(first)])
+    readings.pieces_cpu, readings.pieces_wall = spent
     if cached is not None:
         cached.write_bytes(msgspec.json.encode(readings))
     return readings
@@ -189,35 +209,72 @@ def replay(readings: Readings, mode: str, table: CalibrationTable) -> Replay:
         assert readings.rapidocr is not None
         return charge("rapidocr", readings.rapidocr)
 
+    def recognise(boxes: list[tuple[int, int, int, int]]) -> list[tuple[str, float]]:
+        assert len(boxes) == len(readings.pieces)
+        cost[0] += readings.pieces_cpu
+        cost[1] += readings.pieces_wall
+        return readings.pieces
+
     if mode == "tesseract":
         fields, count = read_receipt(tesseract)
     elif mode == "rapidocr":
         fields, count = extract_fields(strong()), 1
     else:
-        fields, count = read_cascade(tesseract, strong, table)
+        fields, count = read_cascade(tesseract, strong, recognise, table)
     return Replay(calibrated(fields, table), cost[0], cost[1], count)
 
 
-def training_samples(readings: Readings, truth: dict[str, str]) -> list[Sample]:
-    """Evidence for every source: the Tesseract strategy's fields, RapidOCR's, and the two
-    combined as `auto` combines them when it escalates."""
+def single_engine_samples(readings: Readings, truth: dict[str, str]) -> list[Sample]:
+    """Evidence for the `tesseract` and `rapidocr` sources: each strategy's own fields."""
 
     def tesseract(enlarge: float, faint_print: bool) -> OcrResult:
         return readings.tesseract[variant_key(enlarge, faint_print)].result
 
     assert readings.rapidocr is not None
     cheap, _ = read_receipt(tesseract)
-    first = extract_fields(tesseract(1.0, False))
-    strong = extract_fields(readings.rapidocr.result)
-    samples = []
-    for fields in (cheap, strong, combined(first, strong)):
-        right = correctness(fields, truth)
-        samples.extend(
-            Sample(name, fields.sources[name], fields.confidence[name], right[name])
-            for name in FIELDS
-            if getattr(fields, name) is not None
-        )
-    return samples
+    return samples_of(cheap, truth) + samples_of(extract_fields(readings.rapidocr.result), truth)
+
+
+def cascade_samples(
+    readings: Readings, truth: dict[str, str], table: CalibrationTable
+) -> list[Sample]:
+    """Evidence for `both` and `disputed`: the two engines combined as `auto` combines them
+    when it escalates, with the pieces and with the whole RapidOCR reading (disputes
+    settled with `table`)."""
+
+    def tesseract(enlarge: float, faint_print: bool) -> OcrResult:
+        return readings.tesseract[variant_key(enlarge, faint_print)].result
+
+    assert readings.rapidocr is not None
+    first_ocr, _, _ = first_reading(tesseract)
+    first = extract_fields(first_ocr)
+    closer = [extract_fields(readings.rapidocr.result)]
+    if legible_word_count(first_ocr) >= MIN_LEGIBLE_WORDS:
+        closer.append(extract_fields(reread(first_ocr, lambda boxes: readings.pieces)))
+    return [
+        sample
+        for fields in closer
+        for sample in samples_of(combined(first, fields, table), truth)
+        if sample.source in ("both", "disputed")
+    ]
+
+
+def samples_of(fields: ExtractedFields, truth: dict[str, str]) -> list[Sample]:
+    right = correctness(fields, truth)
+    return [
+        Sample(name, fields.sources[name], fields.confidence[name], right[name])
+        for name in FIELDS
+        if getattr(fields, name) is not None
+    ]
+
+
+def fitted(readings: list[Readings], truths: dict[str, dict[str, str]]) -> CalibrationTable:
+    """The calibration table from these receipts: single engines first, then the cascade's
+    sources with disputes settled by the single-engine table."""
+    single = [s for r in readings for s in single_engine_samples(r, truths[r.receipt_id])]
+    first = fit_table(single)
+    cascade = [s for r in readings for s in cascade_samples(r, truths[r.receipt_id], first)]
+    return fit_table(single + cascade)
 
 
 def correctness(fields: ExtractedFields, truth: dict[str, str]) -> dict[str, bool]:
@@ -284,9 +341,7 @@ def percent(hits: int, total: int) -> float:
 
 
 def accuracy(scored: list[Scored], mode: str) -> dict[str, float]:
-    return {
-        name: percent(sum(s.right[mode][name] for s in scored), len(scored)) for name in FIELDS
-    }
+    return {name: percent(sum(s.right[mode][name] for s in scored), len(scored)) for name in FIELDS}
 
 
 def accuracy_row(label: str, scored: list[Scored], mode: str) -> str:
@@ -307,6 +362,9 @@ def main() -> None:
     parser.add_argument("--ocr-cache", type=Path, default=None, help="reuse readings here")
     parser.add_argument("--fit", action="store_true", help=f"rewrite {TABLE_PATH.name}")
     parser.add_argument("--worst", type=int, default=0, help="misses to list per field")
+    parser.add_argument(
+        "--rss-receipts", type=int, default=20, help="receipts for the worker RSS (0: skip)"
+    )
     args = parser.parse_args()
 
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
@@ -319,18 +377,16 @@ def main() -> None:
     start = time.monotonic()
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         everything = list(pool.map(read_everything, images, [args.ocr_cache] * len(images)))
-        worker_rss = max(pool.map(peak_rss_mb, range(args.workers)))
     elapsed = time.monotonic() - start
     by_id = {r.receipt_id: r for r in everything}
 
     groups = shop_groups({rid: truth["merchant"] for rid, truth in truths.items()})
     single = {group[0] for group in groups if len(group) == 1}
     folds = assign_folds(groups, FOLDS)
-    samples = {rid: training_samples(by_id[rid], truths[rid]) for rid in by_id}
     scored: list[Scored] = []
     for number, test_ids in enumerate(folds):
         held_out = set(test_ids)
-        table = fit_table(s for rid in by_id if rid not in held_out for s in samples[rid])
+        table = fitted([r for rid, r in by_id.items() if rid not in held_out], truths)
         for rid in test_ids:
             replays = {mode: replay(by_id[rid], mode, table) for mode in MODES}
             item = Scored(rid, number, rid in single, replays)
@@ -352,9 +408,11 @@ def main() -> None:
             per_fold.append(accuracy(fold, mode))
             print(accuracy_row(f"fold {number + 1}", fold, mode))
         mean = {name: statistics.fmean(f[name] for f in per_fold) for name in FIELDS}
-        print("  " + f"{'mean of folds':<22} {'':<6} " + "  ".join(
-            f"{name} {mean[name]:5.1f}%" for name in FIELDS
-        ))
+        print(
+            "  "
+            + f"{'mean of folds':<22} {'':<6} "
+            + "  ".join(f"{name} {mean[name]:5.1f}%" for name in FIELDS)
+        )
         print(accuracy_row("shops seen once", [s for s in scored if s.single_shop], mode))
         if mode == "auto":
             verdict = all(mean[name] >= TARGETS[name] for name in FIELDS)
@@ -371,19 +429,25 @@ def main() -> None:
         wall = [s.replays[mode].wall for s in scored]
         print(time_row(mode, cpu, wall, cli_cpu, cli_wall))
     escalated = sum(s.replays["auto"].readings > 1 for s in scored)
-    auto_ratio = statistics.fmean(s.replays["auto"].cpu for s in scored) / statistics.fmean(
-        cli_cpu
-    )
+    auto_ratio = statistics.fmean(s.replays["auto"].cpu for s in scored) / statistics.fmean(cli_cpu)
     print(
         f"  auto escalated to RapidOCR on {escalated}/{len(scored)} receipts; mean CPU "
         f"{auto_ratio:.2f}x the CLI's (target <= {MAX_AUTO_TIME_RATIO}x): "
         f"{'PASS' if auto_ratio <= MAX_AUTO_TIME_RATIO else 'FAIL'}"
     )
-    print(f"peak RSS of a bench OCR process (RapidOCR loaded): {worker_rss:.0f} MB")
+    if args.rss_receipts:
+        # The largest scans, and every engine path: full RapidOCR readings are the heaviest.
+        largest = sorted(images, key=lambda p: p.stat().st_size)[-args.rss_receipts :]
+        for engine in MODES:
+            peak = worker_peak_rss_mb(largest, engine)
+            print(
+                f"worker peak RSS ({engine}, 2 jobs at once, {len(largest)} largest scans, "
+                f"Tesseract children included): {peak:.0f} MB"
+            )
     if args.worst:
         list_misses(scored, truths, args.worst)
     if args.fit:
-        table = fit_table(s for rid in by_id for s in samples[rid])
+        table = fitted(list(by_id.values()), truths)
         TABLE_PATH.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
         print(f"\nwrote {TABLE_PATH} from all {len(by_id)} receipts")
 
@@ -397,39 +461,74 @@ def reliability(scored: list[Scored], mode: str) -> None:
         if getattr(s.replays[mode].fields, name) is not None
     ]
     cells = []
-    for low, high in zip(RELIABILITY_BANDS, RELIABILITY_BANDS[1:], strict=False):
+    for low, high in itertools.pairwise(RELIABILITY_BANDS):
         band = [right for confidence, right in rows if low <= confidence < high]
         if band:
-            cells.append(f"[{low:.2f},{min(high, 1):.2f}) {percent(sum(band), len(band)):5.1f}% of {len(band)}")
+            share = percent(sum(band), len(band))
+            cells.append(f"[{low:.2f},{min(high, 1):.2f}) {share:5.1f}% of {len(band)}")
     sure = [right for confidence, right in rows if confidence >= REVIEW_CONFIDENCE]
-    review = sum(
-        bool(s.replays[mode].fields.review_fields) for s in scored
-    )
+    sure_share = percent(sum(sure), len(sure))
+    flagged = sum(bool(s.replays[mode].fields.review_fields) for s in scored)
     print("  reliability: " + "; ".join(cells))
     print(
-        f"  confidence >= {REVIEW_CONFIDENCE}: right {percent(sum(sure), len(sure)):.1f}% "
-        f"of {len(sure)} fields (target >= 97%: {'PASS' if percent(sum(sure), len(sure)) >= 97 else 'FAIL'}); "
-        f"receipts flagged needs_review: {review}/{len(scored)}"
+        f"  confidence >= {REVIEW_CONFIDENCE}: right {sure_share:.1f}% of {len(sure)} fields "
+        f"(target >= 97%: {'PASS' if sure_share >= 97 else 'FAIL'}); "
+        f"receipts flagged needs_review: {flagged}/{len(scored)}"
     )
 
 
 def time_row(
     label: str, cpu: list[float], wall: list[float], cli_cpu: list[float], cli_wall: list[float]
 ) -> str:
-    ratio_cpu = statistics.fmean(cpu) / statistics.fmean(cli_cpu)
-    ratio_wall = statistics.fmean(wall) / statistics.fmean(cli_wall)
-    return (
-        f"  {label:<14} CPU median {statistics.median(cpu):5.2f} s  p90 {p90(cpu):5.2f}  "
-        f"mean {statistics.fmean(cpu):5.2f} ({ratio_cpu:4.2f}x CLI)   wall median "
-        f"{statistics.median(wall):5.2f} s  p90 {p90(wall):5.2f}  mean {statistics.fmean(wall):5.2f} "
-        f"({ratio_wall:4.2f}x CLI)"
-    )
+    def figures(values: list[float], reference: list[float]) -> str:
+        ratio = statistics.fmean(values) / max(statistics.fmean(reference), 1e-9)
+        return (
+            f"median {statistics.median(values):5.2f} s  p90 {p90(values):5.2f}  "
+            f"mean {statistics.fmean(values):5.2f} ({ratio:4.2f}x CLI)"
+        )
+
+    return f"  {label:<14} CPU {figures(cpu, cli_cpu)}   wall {figures(wall, cli_wall)}"
 
 
-def peak_rss_mb(_: int) -> float:
-    # Give each pool process a moment so every one reports (pool.map may reuse one).
-    time.sleep(0.5)
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# What `expense-wise worker` does with receipts: WORKER_CONCURRENCY jobs at once in one
+# process (threads sharing the engines), each `extract(data, engine)`.
+WORKER = """
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from expense_wise.domain.receipts import extraction
+paths, engine = sys.argv[2:], sys.argv[1]
+with ThreadPoolExecutor(2) as pool:
+    list(pool.map(lambda p: extraction.extract(open(p, "rb").read(), engine), paths))
+"""
+
+
+def worker_peak_rss_mb(paths: list[Path], engine: str) -> float:
+    """Peak memory of a worker-like process and its Tesseract children, together (what a
+    container's memory limit counts), sampled every 20 ms."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src"), "OMP_THREAD_LIMIT": "1"}
+    process = subprocess.Popen([sys.executable, "-c", WORKER, engine, *map(str, paths)], env=env)
+    peak = 0.0
+    while process.poll() is None:
+        peak = max(peak, tree_rss_mb(process.pid))
+        time.sleep(0.02)
+    if process.returncode != 0:
+        raise SystemExit(f"the worker-like process failed ({process.returncode})")
+    return peak
+
+
+def tree_rss_mb(pid: int) -> float:
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        total += int(status.split("VmRSS:")[1].split()[0]) / 1024
+        pending.extend(int(child) for child in children)
+    return total
 
 
 def list_misses(scored: list[Scored], truths: dict[str, dict[str, str]], worst: int) -> None:

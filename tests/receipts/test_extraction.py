@@ -148,6 +148,8 @@ def test_tax_included_in_the_total_is_not_added_to_the_subtotal() -> None:
         ("Date: 2170572018", datetime.date(2018, 5, 21)),  # slashes read as 7
         ("Date: 0910312017", datetime.date(2017, 3, 9)),  # slashes read as 1
         ("Date : 12-03-2)18 10:15:44", datetime.date(2018, 3, 12)),  # the 0 of 2018 read as ")"
+        ("Date: 10-03-201823:03:06", datetime.date(2018, 3, 10)),  # glued to the time
+        ("2018-03-1023:03", datetime.date(2018, 3, 10)),
     ],
 )
 def test_date_formats(line: str, expected: datetime.date) -> None:

@@ -37,23 +37,63 @@ _ENGINE_PARAMS: Final[dict[str, Any]] = {
 # (text, score 0..1, the four corners) of each word of each detected box.
 _WordBox = tuple[str, float, list[list[float]] | None]
 
-_engine: RapidOCR | None = None
+# Recognition alone, for pieces of a receipt another engine has already found. A separate
+# engine, configured once: RapidOCR keeps per-call options on the engine object, so
+# switching one engine between the two uses would race between concurrent jobs.
+_RECOGNISER_PARAMS: Final[dict[str, Any]] = {
+    **_ENGINE_PARAMS,
+    "Global.use_det": False,
+    "Global.return_word_box": False,
+}
+# Room around a piece's box, in heights of the piece: Tesseract's boxes fit the ink tightly,
+# and leave out a faint first or last character more often than they cut into a neighbour.
+PIECE_MARGIN: Final = 0.25
+PIECE_SIDE_MARGIN: Final = 0.3
+
+_engines: dict[str, RapidOCR] = {}
 _engine_lock = threading.Lock()
-loads = 0  # how many times this process loaded the models (tests check it stays at one)
+loads = 0  # how many engines this process loaded (tests check each is loaded once)
 
 
-def engine() -> RapidOCR:
-    """The process's RapidOCR engine, loaded on first use."""
-    global _engine, loads
+def engine(kind: str = "full") -> RapidOCR:
+    """The process's RapidOCR engine (`full`, or `recogniser`), loaded on first use."""
+    global loads
     with _engine_lock:
-        if _engine is None:
+        if kind not in _engines:
             # Imported on first use: numpy, OpenCV and onnxruntime cost every other process
             # (the API, the CLI) time and memory for nothing.
             from rapidocr import RapidOCR
 
-            _engine = RapidOCR(params=dict(_ENGINE_PARAMS))
+            params = _ENGINE_PARAMS if kind == "full" else _RECOGNISER_PARAMS
+            _engines[kind] = RapidOCR(params=dict(params))
             loads += 1
-        return _engine
+        return _engines[kind]
+
+
+def recognise(
+    image: Image.Image, boxes: list[tuple[int, int, int, int]]
+) -> list[tuple[str, float]]:
+    """The text of each box (left, top, right, bottom) of the prepared image, and how sure
+    the model is of it (0..1)."""
+    prepared = normalise_for_ocr(image)
+    recogniser = engine("recogniser")
+    found = []
+    for left, top, right, bottom in boxes:
+        height = bottom - top
+        crop = prepared.crop(
+            (
+                max(0, left - round(PIECE_SIDE_MARGIN * height)),
+                max(0, top - round(PIECE_MARGIN * height)),
+                min(prepared.width, right + round(PIECE_SIDE_MARGIN * height)),
+                min(prepared.height, bottom + round(PIECE_MARGIN * height)),
+            )
+        )
+        output = cast("RapidOCROutput", recogniser(crop.convert("RGB")))
+        if output.txts:
+            found.append((" ".join(output.txts), float(min(output.scores or (0.0,)))))
+        else:
+            found.append(("", 0.0))
+    return found
 
 
 def read(image: Image.Image) -> OcrResult:

@@ -65,7 +65,9 @@ def extract_from_image(
     if engine == "rapidocr":
         fields, readings = extract_fields(rapid.read(image)), 1
     elif engine == "auto":
-        fields, readings = read_cascade(tesseract, lambda: rapid.read(image))
+        fields, readings = read_cascade(
+            tesseract, lambda: rapid.read(image), lambda boxes: rapid.recognise(image, boxes)
+        )
     else:
         fields, readings = read_receipt(tesseract)
     return calibrated(fields), readings

@@ -13,6 +13,7 @@ flagged for review.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from pathlib import Path
@@ -43,26 +44,24 @@ class Sample(msgspec.Struct, frozen=True):
     right: bool
 
 
+@functools.cache
 def default_table() -> CalibrationTable:
+    """The table shipped with the code (empty if none was fitted yet)."""
     if not TABLE_PATH.exists():
         return {}
     return msgspec.json.decode(TABLE_PATH.read_bytes(), type=CalibrationTable)
 
 
-_DEFAULT_TABLE: Final = default_table()
-
-
 def calibrated(fields: ExtractedFields, table: CalibrationTable | None = None) -> ExtractedFields:
     """The fields with calibrated confidences and the list of fields to review."""
-    table = _DEFAULT_TABLE if table is None else table
+    table = default_table() if table is None else table
     confidence = dict(fields.confidence)
     for name in REVIEWED_FIELDS:
-        value = getattr(fields, name)
-        bands = table.get(name, {}).get(fields.sources.get(name, ""))
-        if value is None:
+        if getattr(fields, name) is None:
             confidence[name] = 0.0
-        elif bands:
-            confidence[name] = bands[band_of(fields.confidence[name])]
+        else:
+            source = fields.sources.get(name, "")
+            confidence[name] = likelihood(table, name, source, fields.confidence[name])
     return msgspec.structs.replace(
         fields, confidence=confidence, review_fields=fields_to_review(confidence)
     )
@@ -71,6 +70,13 @@ def calibrated(fields: ExtractedFields, table: CalibrationTable | None = None) -
 def fields_to_review(confidence: dict[str, float]) -> list[str]:
     """The fields an expense needs whose confidence is below REVIEW_CONFIDENCE (or unknown)."""
     return [name for name in REVIEWED_FIELDS if confidence.get(name, 0.0) < REVIEW_CONFIDENCE]
+
+
+def likelihood(table: CalibrationTable, name: str, source: str, score: float) -> float:
+    """How often a field read with this evidence was right; the rules' own score where the
+    table knows nothing of such evidence."""
+    bands = table.get(name, {}).get(source)
+    return bands[band_of(score)] if bands else score
 
 
 def band_of(score: float) -> int:

@@ -41,6 +41,21 @@ _DATE_PATTERNS: Final = (
         ),
         1.8,
     ),
+    # A date glued to the time printed after it: "10-03-201823:03:06", "2018-03-1023:03".
+    (
+        re.compile(
+            rf"(?<!\d)(?P<d>\d{{1,2}}){_SEP}(?P<m>\d{{1,2}}){_SEP}(?P<y>(?:19|20)\d{{2}})"
+            rf"(?=[0-2]?\d:[0-5]\d)"
+        ),
+        1.6,
+    ),
+    (
+        re.compile(
+            r"(?<!\d)(?P<y>(?:19|20)\d{2})(?P<s>[/\-.])(?P<m>\d{1,2})(?P=s)(?P<d>\d{2})"
+            r"(?=[0-2]?\d:[0-5]\d)"
+        ),
+        1.6,
+    ),
     # The 0 of a four-digit year read as a symbol or letter: "06-05-2)18".
     (
         re.compile(

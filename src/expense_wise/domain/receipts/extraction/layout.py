@@ -11,6 +11,7 @@ right, each to the row whose last word it overlaps most vertically.
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from dataclasses import dataclass
 from typing import Final
@@ -59,7 +60,7 @@ def _tilt(words: list[OcrWord]) -> float:
     slopes = []
     for line in lines.values():
         line.sort(key=lambda w: w.left)
-        for first, second in zip(line, line[1:], strict=False):
+        for first, second in itertools.pairwise(line):
             run = (second.left + second.width / 2) - (first.left + first.width / 2)
             if run > max(first.height, second.height):
                 rise = (second.top + second.height / 2) - (first.top + first.height / 2)
