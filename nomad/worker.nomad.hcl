@@ -158,10 +158,13 @@ job "expense-wise-worker" {
         EOT
       }
 
+      # Memory follows the measured OCR peak (bench/ocr_accuracy.py, worker-like process with
+      # WORKER_CONCURRENCY=2): RapidOCR reading two of the largest scans at once, Tesseract
+      # children included, stays under 1.5 GB.
       resources {
         cpu        = 500
-        memory     = 512
-        memory_max = 1024
+        memory     = 1024
+        memory_max = 1536
       }
     }
   }

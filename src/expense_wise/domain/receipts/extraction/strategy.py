@@ -92,26 +92,31 @@ def read_cascade(
     read_strong: StrongReader,
     recognise: Recogniser,
     table: CalibrationTable | None = None,
+    escalate_below: float = ESCALATION_CONFIDENCE,
 ) -> tuple[ExtractedFields, int]:
     """The `auto` strategy. Returns the fields and how many readings were made (a reading of
     the pieces counts as one)."""
     ocr, _, readings = first_reading(read)
     first = extract_fields(ocr)
-    if not needs_escalation(first, table):
+    if not needs_escalation(first, table, escalate_below):
         return first, readings
     if legible_word_count(ocr) >= MIN_LEGIBLE_WORDS:
         closer = combined(first, extract_fields(reread(ocr, recognise)), table)
         readings += 1
-        if not needs_escalation(closer, table):
+        if not needs_escalation(closer, table, escalate_below):
             return closer, readings
     return combined(first, extract_fields(read_strong()), table), readings + 1
 
 
-def needs_escalation(fields: ExtractedFields, table: CalibrationTable | None = None) -> bool:
+def needs_escalation(
+    fields: ExtractedFields,
+    table: CalibrationTable | None = None,
+    escalate_below: float = ESCALATION_CONFIDENCE,
+) -> bool:
     """Whether a reading is too doubtful to keep without the stronger engine's."""
     sure = calibrated(fields, table).confidence
     return bool(fields_needing_second_look(fields)) or any(
-        sure[name] < ESCALATION_CONFIDENCE for name in REVIEWED_FIELDS
+        sure[name] < escalate_below for name in REVIEWED_FIELDS
     )
 
 
