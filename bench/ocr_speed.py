@@ -3,10 +3,9 @@
     uv run python bench/ocr_speed.py            # every receipt (~5 min), single-threaded
     uv run python bench/ocr_speed.py -n 40 --omp-threads 0   # a quick look; 0 = OpenMP decides
 
-For each receipt it times the whole OCR step, `extract_from_image(load_image(bytes))`
-(decoding, normalisation, one Tesseract run, a faint-print run for receipts the first found
-almost empty, and a run on an enlarged copy for the receipts whose date or total the first
-left missing or doubtful), and `tesseract IMAGE stdout` on the same file with the same
+For each receipt it times the whole OCR step, `extract_from_image(load_image(bytes))` with
+the default engine (OCR_ENGINE; see bench/ocr_accuracy.py for every engine and what each
+reading costs), and `tesseract IMAGE stdout` on the same file with the same
 OMP_THREAD_LIMIT, then prints both medians, their ratio and the ratio of the total times.
 Every receipt by default: how many need more than one reading varies a lot along the folder
 (15 of the first 40, 83 of all 379), and so does the median. Finally it runs two OCRs at a
@@ -28,7 +27,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT / "src"))
 
 from expense_wise.domain.receipts.extraction import extract_from_image  # noqa: E402
-from expense_wise.domain.receipts.ocr import load_image  # noqa: E402
+from expense_wise.domain.receipts.images import load_image  # noqa: E402
 
 
 def default_data_dir() -> Path:
