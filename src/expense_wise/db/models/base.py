@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
-from sqlalchemy import MetaData
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import Index, MetaData, func
+from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Mapped, mapped_column
 
 from expense_wise.db.types import UTCDateTime, utcnow
 
@@ -29,3 +30,16 @@ class UUIDPrimaryKey:
 class Timestamps:
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+def trigram_index(column: InstrumentedAttribute[Any]) -> Index:
+    """A pg_trgm GIN index on lower(column), which serves lower(column) LIKE '%term%' searches;
+    PostgreSQL only (migration 0004 builds them)."""
+    table = column.property.columns[0].table.name
+    label = f"{column.key}_lower"
+    return Index(
+        f"ix_{table}_{column.key}_trgm",
+        func.lower(column).label(label),
+        postgresql_using="gin",
+        postgresql_ops={label: "gin_trgm_ops"},
+    ).ddl_if(dialect="postgresql")

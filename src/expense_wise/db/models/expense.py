@@ -4,10 +4,10 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from expense_wise.db.models.base import Base, Timestamps, UUIDPrimaryKey
+from expense_wise.db.models.base import Base, Timestamps, UUIDPrimaryKey, trigram_index
 from expense_wise.db.types import Money
 
 
@@ -27,6 +27,13 @@ class Expense(UUIDPrimaryKey, Timestamps, Base):
         ),
         UniqueConstraint("user_id", "import_key"),
         UniqueConstraint("recurring_id", "recurring_occurrence"),
+        # Serves the ON DELETE SET NULL check of every deleted expense.
+        Index(
+            "ix_expenses_possible_duplicate_of",
+            "possible_duplicate_of",
+            postgresql_where=text("possible_duplicate_of IS NOT NULL"),
+            sqlite_where=text("possible_duplicate_of IS NOT NULL"),
+        ),
     )
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -53,3 +60,7 @@ class Expense(UUIDPrimaryKey, Timestamps, Base):
     )
     # Identity of an imported CSV row, so importing the same file twice creates nothing.
     import_key: Mapped[str | None] = mapped_column(String(64))
+
+
+trigram_index(Expense.merchant)
+trigram_index(Expense.note)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from expense_wise.db.models.base import Base, Timestamps, UUIDPrimaryKey
+from expense_wise.db.models.base import Base, Timestamps, UUIDPrimaryKey, trigram_index
 from expense_wise.db.types import Money, UTCDateTime
 
 
@@ -43,3 +43,7 @@ class Receipt(UUIDPrimaryKey, Timestamps, Base):
     expense_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("expenses.id", ondelete="SET NULL"), index=True
     )
+
+
+trigram_index(Receipt.raw_text)
+trigram_index(Receipt.merchant)
