@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import pytest
+from sqlalchemy import event
+
+from tests.conftest import register, run_sql
 from tests.expenses.test_routes import create
 
 
@@ -79,3 +83,61 @@ async def test_summary_on_the_embedded_default(sqlite_client):
             f"/api/v1/reports/summary?group_by={group_by}", headers=account.headers
         )
         assert response.json()["totals"] == [{"currency": "EUR", "total": "3.75", "count": 2}]
+
+
+async def test_tag_report_counts_each_expense_once_on_both_databases(client, sqlite_client):
+    for test_client in (client, sqlite_client):
+        account = await register(test_client)
+        await create(test_client, account, amount="1.10", tags=["a", "b", "c"])
+        await create(test_client, account, amount="2.20", tags=["b"])
+        await create(test_client, account, amount="300", currency="JPY", tags=["a"])
+        await create(test_client, account, amount="3.30")
+        body = (
+            await test_client.get("/api/v1/reports/summary?group_by=tag", headers=account.headers)
+        ).json()
+        assert [(g["key"], g["currency"], g["total"], g["count"]) for g in body["groups"]] == [
+            ("a", "EUR", "1.10", 1),
+            ("a", "JPY", "300", 1),
+            ("b", "EUR", "3.30", 2),
+            ("c", "EUR", "1.10", 1),
+            (None, "EUR", "3.30", 1),
+        ]
+        assert body["totals"] == [
+            {"currency": "EUR", "total": "6.60", "count": 3},
+            {"currency": "JPY", "total": "300", "count": 1},
+        ]
+
+
+SEED_TAGGED = """
+INSERT INTO expenses (id, user_id, amount, currency, occurred_on, merchant, merchant_key, tags,
+                      created_at, updated_at)
+SELECT gen_random_uuid(), %s, 10000, CASE WHEN g %% 4 = 0 THEN 'USD' ELSE 'EUR' END,
+       date '2024-01-01' + g %% 60, 'Shop', 'shop',
+       (CASE g %% 3 WHEN 0 THEN '[]' WHEN 1 THEN '["x"]' ELSE '["x", "y"]' END)::json, now(), now()
+FROM generate_series(1, 3000) AS g
+"""
+
+
+@pytest.mark.parametrize("group_by", ["tag", "category", "month"])
+async def test_reports_read_only_their_groups_from_the_database(client, alice, base_env, group_by):
+    run_sql(base_env, SEED_TAGGED, alice.id)
+    fetched: list[tuple[str, int]] = []
+
+    def record(_conn, cursor, statement, *_args):
+        fetched.append((statement, cursor.rowcount))
+
+    engine = client.app.state.engine.sync_engine
+    event.listen(engine, "after_cursor_execute", record)
+    try:
+        response = await client.get(
+            f"/api/v1/reports/summary?group_by={group_by}", headers=alice.headers
+        )
+    finally:
+        event.remove(engine, "after_cursor_execute", record)
+    body = response.json()
+    assert sum(total["count"] for total in body["totals"]) == 3000
+    groups = len(body["groups"])
+    # Every statement on expenses came back with at most one row per group (a server-side
+    # cursor, whose size is unknown up front, would show -1).
+    reads = [rows for statement, rows in fetched if "FROM expenses" in statement]
+    assert reads and all(0 <= rows <= groups for rows in reads), (groups, reads)

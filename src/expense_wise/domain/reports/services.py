@@ -8,7 +8,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expense_wise.db import models as m
@@ -18,17 +18,20 @@ from expense_wise.domain.reports import schemas
 from expense_wise.money import format_amount
 
 UNCATEGORIZED = "Uncategorized"
-Totals = dict[tuple[str | None, str], list[Decimal | int]]
+UNTAGGED = "(untagged)"
+Totals = dict[tuple[str | None, str], list[Decimal | int]]  # (key, currency) -> [total, count]
+CurrencyTotals = dict[str, list[Decimal | int]]  # currency -> [total, count]
 
 
 async def _grouped_in_database(
     session: AsyncSession, user_id: uuid.UUID, filters: ExpenseFilters, group_by: str
 ) -> Totals:
-    conditions = filter_conditions(dialect_of(session), user_id, filters)
+    dialect = dialect_of(session)
+    conditions = filter_conditions(dialect, user_id, filters)
     key: Any
     if group_by == "category":
         key = m.Expense.category_id
-    elif dialect_of(session) == "postgresql":
+    elif dialect == "postgresql":
         key = func.to_char(m.Expense.occurred_on, "YYYY-MM")
     else:
         key = func.strftime("%Y-%m", m.Expense.occurred_on)
@@ -45,29 +48,67 @@ async def _grouped_in_database(
 
 async def _grouped_by_tag(
     session: AsyncSession, user_id: uuid.UUID, filters: ExpenseFilters
-) -> Totals:
-    # Tags live in a JSON list; unnesting it differs per database, so sum in Python (exact).
-    totals: Totals = defaultdict(lambda: [Decimal(0), 0])
-    result = await session.stream(
-        select(m.Expense.tags, m.Expense.currency, m.Expense.amount).where(
-            and_(*filter_conditions(dialect_of(session), user_id, filters))
+) -> tuple[Totals, CurrencyTotals]:
+    """Totals per (tag, currency), and per currency with each expense counted once.
+
+    One pass in the database: every expense is joined to the elements of its tag list (an
+    untagged one to a single NULL), and the rows of first elements add up to the per-currency
+    totals. Only the groups come back, whatever the number of expenses."""
+    dialect = dialect_of(session)
+    tags: Any
+    if dialect == "postgresql":
+        tags = (
+            func.json_array_elements_text(m.Expense.tags)
+            .table_valued("value", with_ordinality="position")
+            .render_derived(name="tags")
+            .lateral()
         )
+        first_position = 1
+    else:  # SQLite's json_each numbers array elements from 0 in `key`
+        tags = func.json_each(m.Expense.tags).table_valued("value", "key")
+        first_position = 0
+    position = tags.c.position if dialect == "postgresql" else tags.c.key
+    once = or_(position.is_(None), position == first_position)
+    amount = func.sum(m.Expense.amount)
+    rows = await session.execute(
+        select(
+            tags.c.value,
+            m.Expense.currency,
+            amount,
+            func.count(),
+            amount.filter(once),
+            func.count().filter(once),
+        )
+        .select_from(m.Expense)
+        .outerjoin(tags, true())
+        .where(and_(*filter_conditions(dialect, user_id, filters)))
+        .group_by(tags.c.value, m.Expense.currency)
     )
-    async for tags, currency, amount in result:
-        for tag in tags or [None]:
-            entry = totals[(tag, currency)]
-            entry[0] += amount
-            entry[1] += 1
-    return dict(totals)
+    groups: Totals = {}
+    per_currency: CurrencyTotals = defaultdict(lambda: [Decimal(0), 0])
+    for tag, currency, total, count, total_once, count_once in rows.tuples():
+        groups[(tag, currency)] = [total, count]
+        per_currency[currency][0] += total_once or 0
+        per_currency[currency][1] += count_once
+    return groups, per_currency
+
+
+def _per_currency(grouped: Totals) -> CurrencyTotals:
+    totals: CurrencyTotals = defaultdict(lambda: [Decimal(0), 0])
+    for (_key, currency), (total, count) in grouped.items():
+        totals[currency][0] += total
+        totals[currency][1] += count
+    return totals
 
 
 async def summary(
     session: AsyncSession, user_id: uuid.UUID, filters: ExpenseFilters, group_by: str
 ) -> schemas.Summary:
     if group_by == "tag":
-        grouped = await _grouped_by_tag(session, user_id, filters)
+        grouped, per_currency = await _grouped_by_tag(session, user_id, filters)
     else:
         grouped = await _grouped_in_database(session, user_id, filters, group_by)
+        per_currency = _per_currency(grouped)
     labels: dict[str | None, str] = {}
     if group_by == "category":
         names = await session.execute(
@@ -80,7 +121,7 @@ async def summary(
             key=key,
             label=labels.get(key, key)
             if key is not None
-            else (UNCATEGORIZED if group_by == "category" else "(untagged)") or "",
+            else (UNCATEGORIZED if group_by == "category" else UNTAGGED),
             currency=currency,
             total=format_amount(Decimal(total), currency),
             count=int(count),
@@ -88,21 +129,6 @@ async def summary(
         for (key, currency), (total, count) in grouped.items()
     ]
     groups.sort(key=lambda group: (group.key is None, group.label, group.currency))
-
-    per_currency: dict[str, list[Decimal | int]] = defaultdict(lambda: [Decimal(0), 0])
-    if group_by == "tag":
-        # An expense with two tags appears in two groups but counts once in the totals.
-        result = await session.execute(
-            select(m.Expense.currency, func.sum(m.Expense.amount), func.count())
-            .where(and_(*filter_conditions(dialect_of(session), user_id, filters)))
-            .group_by(m.Expense.currency)
-        )
-        for currency, currency_total, currency_count in result.tuples():
-            per_currency[currency] = [currency_total, currency_count]
-    else:
-        for (_key, currency), (total, count) in grouped.items():
-            per_currency[currency][0] += total
-            per_currency[currency][1] += count
     totals = [
         schemas.CurrencyTotal(
             currency=currency, total=format_amount(Decimal(total), currency), count=int(count)
