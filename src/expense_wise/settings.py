@@ -46,6 +46,7 @@ class ServerSettings(msgspec.Struct, frozen=True):
     log_level: str
     allowed_origins: tuple[str, ...]
     max_request_bytes: int
+    import_max_rows: int  # rows one CSV import may hold
     shutdown_timeout: int
     public_base_url: str
     # Networks whose X-Forwarded-For hops are believed (the ingress, the load balancer);
@@ -339,6 +340,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_level=log_level,
         allowed_origins=read.get("ALLOWED_ORIGINS", parse_origins, ()),
         max_request_bytes=read.get("MAX_REQUEST_BYTES", parse_size, 1024 * 1024),
+        import_max_rows=read.get("IMPORT_MAX_ROWS", parse_positive_int, 50_000),
         shutdown_timeout=read.get("SHUTDOWN_TIMEOUT", parse_duration, 30),
         public_base_url=read.get("PUBLIC_BASE_URL", _str, f"http://127.0.0.1:{port}").rstrip("/"),
         trusted_proxies=read.get("TRUSTED_PROXIES", parse_networks, ()),

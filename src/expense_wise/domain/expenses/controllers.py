@@ -91,9 +91,7 @@ class ExpenseController(Controller):
         format: Annotated[str, QueryParameter(name="format", pattern="^csv$")] = "csv",
     ) -> Stream:
         return Stream(
-            csv_io.export_csv(
-                state.session_factory, state.engine.dialect.name, current_user.id, filters
-            ),
+            csv_io.export_csv(state.engine, current_user.id, filters),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="expenses.csv"'},
         )
@@ -113,7 +111,9 @@ class ExpenseController(Controller):
         data: Annotated[CsvUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
     ) -> schemas.ImportResult:
         content = await data.file.read()
-        result, errors = await csv_io.import_csv(session, current_user.id, content)
+        result, errors = await csv_io.import_csv(
+            session, current_user.id, content, state.settings.server.import_max_rows
+        )
         if errors or result is None:
             raise ApiError(
                 422,

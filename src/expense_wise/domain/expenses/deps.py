@@ -20,7 +20,9 @@ def provide_expense_filters(
         dt.date | None, QueryParameter(name="to", description="Latest occurred_on (inclusive)")
     ] = None,
     category_id: Annotated[uuid.UUID | None, QueryParameter(name="category_id")] = None,
-    tag: Annotated[str | None, QueryParameter(name="tag", max_length=50)] = None,
+    tag: Annotated[
+        str | None, QueryParameter(name="tag", max_length=50, pattern=r"^[^\x00]*$")
+    ] = None,
     q: Annotated[
         str | None,
         QueryParameter(name="q", max_length=200, description="Text in merchant or note"),

@@ -14,7 +14,7 @@ AmountInput = Annotated[
 ]
 Merchant = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Note = Annotated[str, msgspec.Meta(max_length=2000)]
-Tag = Annotated[str, msgspec.Meta(min_length=1, max_length=50, pattern=r"^[^;,\n\r]+$")]
+Tag = Annotated[str, msgspec.Meta(min_length=1, max_length=50, pattern=r"^[^;,\n\r\x00]+$")]
 Tags = Annotated[list[Tag], msgspec.Meta(max_length=20)]
 PaymentMethod = Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
 Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$", examples=["EUR"])]
