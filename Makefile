@@ -5,7 +5,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PORT ?= 8000
 export PORT
 
-.PHONY: help run test test-fast lint typecheck monitoring infra-check image image-test bench bench-api bench-ocr bench-backup clean
+.PHONY: help run test test-fast lint typecheck monitoring infra-check image image-test bench bench-api bench-scale bench-ocr bench-backup clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ image-test: ## Build the image and run the product inside it end to end
 
 bench-api: .venv/.synced ## Load benchmark of the API vs the reference app (PostgreSQL + Redis)
 	bash bench/api.sh
+
+bench-scale: .venv/.synced ## Reports, export, import, search, deletes at 10k/100k/1M expenses vs PostgreSQL itself
+	bash bench/scale.sh
 
 bench-ocr: .venv/.synced ## OCR extraction accuracy and speed on ../shared/data/receipts
 	.venv/bin/python bench/ocr_accuracy.py
