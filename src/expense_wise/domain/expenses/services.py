@@ -22,6 +22,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     cast,
+    delete,
     exists,
     func,
     insert,
@@ -353,9 +354,13 @@ async def update_expense(
 
 
 async def delete_expense(session: AsyncSession, user_id: uuid.UUID, expense_id: uuid.UUID) -> None:
-    row = await get_expense(session, user_id, expense_id)
-    await session.delete(row)
-    await session.commit()
+    # One statement in autocommit: no read first, and no BEGIN and COMMIT round trips.
+    connection = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    deleted = await connection.execute(
+        delete(m.Expense).where(m.Expense.id == expense_id, m.Expense.user_id == user_id)
+    )
+    if deleted.rowcount == 0:
+        raise api.not_found("expense")
 
 
 # --- Listing ---------------------------------------------------------------------------
