@@ -27,6 +27,7 @@ def test_defaults_are_the_embedded_setup():
     assert settings.auth.rate_limit_max == 1000
     assert settings.storage.receipt_max_bytes == 10 * 1024 * 1024
     assert settings.worker.receipt_stale_seconds == 60
+    assert settings.server.import_max_rows == 50_000
     assert settings.describe()["jobs"] == "in-process"
 
 
@@ -44,9 +45,11 @@ def test_production_values_are_parsed():
             "AWS_S3_BUCKET": "receipts",
             "RECEIPT_MAX_BYTES": "5MiB",
             "RECEIPT_STALE_SECONDS": "2m",
+            "IMPORT_MAX_ROWS": "2000",
         }
     )
     assert settings.worker.receipt_stale_seconds == 120
+    assert settings.server.import_max_rows == 2000
     assert settings.database.url == "postgresql+psycopg://app:pw@db:5432/app"
     assert settings.auth.refresh_token_ttl == 30 * 86400
     assert settings.auth.access_token_ttl == 300
@@ -78,6 +81,7 @@ def test_every_bad_variable_is_named_at_once():
                 "ALLOWED_ORIGINS": "example.com",
                 "LOG_LEVEL": "LOUD",
                 "RECEIPT_STALE_SECONDS": "0",
+                "IMPORT_MAX_ROWS": "0",
             }
         )
     message = str(error.value)
@@ -91,9 +95,10 @@ def test_every_bad_variable_is_named_at_once():
         "ALLOWED_ORIGINS",
         "LOG_LEVEL",
         "RECEIPT_STALE_SECONDS",
+        "IMPORT_MAX_ROWS",
     ):
         assert name in message
-    assert len(error.value.problems) == 9
+    assert len(error.value.problems) == 10
 
 
 @pytest.mark.parametrize("secret", ["", DEVELOPMENT_JWT_SECRET, "short-secret"])

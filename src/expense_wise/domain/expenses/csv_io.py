@@ -226,18 +226,26 @@ async def _stream_chunks(
     engine: AsyncEngine, conditions: list[ColumnElement[bool]]
 ) -> AsyncIterator[bytes]:
     # Keyset chunks: a client that stops reading holds no connection and no transaction, only
-    # the chunk it has not taken yet. Both statements are built once, so each chunk costs one
-    # cached execution.
+    # the chunks it has not taken yet (at most two). Both statements are built once, so each
+    # chunk costs one cached execution.
     dialect = engine.dialect.name
-    statement = _chunk_statement(dialect, conditions)
+    following = _chunk_statement(dialect, [*conditions, _AFTER])
     yield (",".join(CSV_HEADER) + "\n").encode()
-    text, count, after = await _read_chunk(engine, statement, {})
-    statement = _chunk_statement(dialect, [*conditions, _AFTER])
-    while count:
-        yield text.encode()
-        if count < EXPORT_CHUNK_ROWS:
-            return
-        text, count, after = await _read_chunk(engine, statement, after)
+    text, count, after = await _read_chunk(engine, _chunk_statement(dialect, conditions), {})
+    upcoming: asyncio.Future[tuple[str, int, dict[str, Any]]] | None = None
+    try:
+        while count:
+            if count == EXPORT_CHUNK_ROWS:
+                # The database reads the next chunk while this one goes to the client.
+                upcoming = asyncio.ensure_future(_read_chunk(engine, following, after))
+            yield text.encode()
+            if upcoming is None:
+                return
+            text, count, after = await upcoming
+            upcoming = None
+    finally:
+        if upcoming is not None:
+            await upcoming  # the client went away: let the read end and free its connection
 
 
 # --- Import ----------------------------------------------------------------------------------
