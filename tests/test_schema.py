@@ -4,6 +4,7 @@ the rows they touch, built concurrently on PostgreSQL, and the same history on S
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -61,7 +62,7 @@ def test_every_foreign_key_has_an_index(pg_database: str) -> None:
 
 
 @pytest.fixture
-def scratch_database() -> object:
+def scratch_database() -> Iterator[str]:
     name = create_database("ew_schema")
     yield database_url(name)
     drop_database(name)

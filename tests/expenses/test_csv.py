@@ -8,6 +8,7 @@ import csv
 import io
 import socket
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -251,7 +252,7 @@ async def test_a_nul_in_a_tag_is_refused_everywhere(client, alice):
 
 
 @pytest.fixture
-def scratch_database() -> Any:
+def scratch_database() -> Iterator[str]:
     name = create_database("ew_tags")
     yield database_url(name)
     drop_database(name)
