@@ -11,9 +11,9 @@ Revises: 0004
 Create Date: 2026-11-27
 """
 
-import json
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
@@ -33,23 +33,18 @@ def _cleaned(tags: list[str]) -> list[str]:
 
 def upgrade() -> None:
     connection = op.get_bind()
-    postgresql = connection.dialect.name == "postgresql"
-    # LIKE escapes with a backslash on PostgreSQL only.
-    pattern = "%\\\\u0000%" if postgresql else "%\\u0000%"
-    for table in ("expenses", "recurring_expenses"):
-        select = (
-            f"SELECT id, tags::text FROM {table} WHERE tags::text LIKE %(pattern)s"
-            if postgresql
-            else f"SELECT id, tags FROM {table} WHERE tags LIKE :pattern"
+    for name in ("expenses", "recurring_expenses"):
+        table = sa.table(name, sa.column("id", sa.Uuid()), sa.column("tags", sa.JSON()))
+        # The JSON text holds a NUL as the escape \u0000.
+        stored = connection.execute(
+            sa.select(table.c.id, table.c.tags).where(
+                sa.cast(table.c.tags, sa.Text).contains("\\u0000", autoescape=True)
+            )
         )
-        update = (
-            f"UPDATE {table} SET tags = %(tags)s::json WHERE id = %(id)s"
-            if postgresql
-            else f"UPDATE {table} SET tags = :tags WHERE id = :id"
-        )
-        for row_id, tags in connection.exec_driver_sql(select, {"pattern": pattern}).all():
-            cleaned = json.dumps(_cleaned(json.loads(tags)))
-            connection.exec_driver_sql(update, {"tags": cleaned, "id": row_id})
+        for row_id, tags in stored.all():
+            connection.execute(
+                sa.update(table).where(table.c.id == row_id).values(tags=_cleaned(tags))
+            )
 
 
 def downgrade() -> None:
