@@ -19,8 +19,8 @@ Environment: BENCH_SIZES ("10000 100000 1000000"), BENCH_REPEATS (5), BENCH_OTHE
 BENCH_OTHER_EXPENSES (10000), BENCH_PG_URL (postgresql://postgres@127.0.0.1:5432/postgres),
 BENCH_REDIS_URL (redis://127.0.0.1:6379/14), BENCH_PORT (18741), BENCH_WORKERS (2),
 BENCH_APP_DIR (the tree whose .venv serves the API; default this checkout), BENCH_KEEP_DB=1
-(keep the database; its name is printed). Exit status 0 when every target holds at the sizes
-it applies to, 1 otherwise, 2 on a set-up problem.
+(keep the database and the server log). Exit status 0 when every target holds at the sizes it
+applies to, 1 otherwise, 2 on a set-up problem (the server log is then kept).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import http.client
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import statistics
@@ -625,6 +626,7 @@ def main() -> int:
     with psycopg.connect(SERVER_URL, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
     api: Api | None = None
+    keep_logs = os.environ.get("BENCH_KEEP_DB") == "1"
     results: dict[str, Any] = {"measured_at": dt.datetime.now(dt.UTC).isoformat(), "sizes": {}}
     ok = True
     try:
@@ -669,7 +671,8 @@ def main() -> int:
             ok = ok and all(row.ok is not False for row in rows)
             results["sizes"][size] = [{**row.__dict__, "ratio": row.ratio} for row in rows]
     except SystemExit as error:
-        print(f"bench/scale_bench.py: {error}", file=sys.stderr)
+        print(f"bench/scale_bench.py: {error}; server log in {work}", file=sys.stderr)
+        keep_logs = True
         return 2
     finally:
         if api is not None:
@@ -678,8 +681,10 @@ def main() -> int:
         for key in client.scan_iter(match=f"{prefix}*", count=1000):
             client.delete(key)
         client.close()
+        if not keep_logs:
+            shutil.rmtree(work, ignore_errors=True)
         if os.environ.get("BENCH_KEEP_DB") == "1":
-            print(f"database kept: {database}", file=sys.stderr)
+            print(f"database kept: {database}; server log in {work}", file=sys.stderr)
         else:
             with psycopg.connect(SERVER_URL, autocommit=True) as admin:
                 admin.execute(

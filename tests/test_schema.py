@@ -135,8 +135,22 @@ def test_search_indexes_are_built_concurrently_and_a_failed_build_is_redone(
         "CREATE INDEX ix_expenses_merchant_trgm ON public.expenses"
         " USING gin (lower((merchant)::text) gin_trgm_ops)",
     )
-    for name in ("ix_expenses_note_trgm", "ix_receipts_raw_text_trgm", "ix_receipts_merchant_trgm"):
+    trigram = [
+        "ix_expenses_merchant_trgm",
+        "ix_expenses_note_trgm",
+        "ix_receipts_raw_text_trgm",
+        "ix_receipts_merchant_trgm",
+    ]
+    for name in trigram:
         assert _index_state(scratch_database, name) is not None
+    # Searches are planned from a large sample, so a rare term is not taken for a common one.
+    targets = _rows(
+        scratch_database,
+        "SELECT attstattarget FROM pg_attribute WHERE attrelid = ANY(ARRAY["
+        + ", ".join(f"'{name}'::regclass" for name in trigram)
+        + "])",
+    )
+    assert targets == [(1000,)] * 4
 
 
 def test_the_same_history_runs_on_sqlite(tmp_path: Path) -> None:
