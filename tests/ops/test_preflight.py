@@ -14,7 +14,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from click.testing import CliRunner, Result
 
 from expense_wise.cli import main
-from expense_wise.db.migrate import head_revision, upgrade
+from expense_wise.db.migrate import MIGRATIONS_DIR, head_revision, upgrade
 from tests.conftest import (
     EXPENSE_WISE,
     MailSink,
@@ -163,15 +163,24 @@ def test_pending_migrations_are_reported_then_refused_once_the_deploy_migrated(
     base_env: dict[str, str], scratch_database: str
 ) -> None:
     upgrade(scratch_database, "0002")
+    # The revisions after 0002, read from the migration files' names (YYYYMMDD_NNNN_*.py).
+    later = sorted(
+        revision
+        for revision in (path.name.split("_")[1] for path in MIGRATIONS_DIR.glob("versions/*.py"))
+        if revision > "0002"
+    )
     env = {**base_env, "DATABASE_URL": scratch_database}
     before = preflight(env)
     assert before.exit_code == 0, before.output
     assert lines(before.stdout, "ok")["database"].startswith(
-        "schema at 0002, 1 migration(s) pending: 0003 (`expense-wise migrate` applies them)"
+        f"schema at 0002, {len(later)} migration(s) pending: {', '.join(later)}"
+        " (`expense-wise migrate` applies them)"
     )
     after = preflight(env, "--migrated")
     assert after.exit_code == 1
-    assert lines(after.stderr, "problem")["database"].startswith("schema at 0002, 1 migration(s)")
+    assert lines(after.stderr, "problem")["database"].startswith(
+        f"schema at 0002, {len(later)} migration(s)"
+    )
 
 
 def test_a_schema_newer_than_the_code_is_refused(
