@@ -368,7 +368,7 @@ def _upload_ocr_and_download(env: dict[str, str]) -> None:
         status, _, raw = _request("POST", f"{base}/api/v1/auth/login", credentials)
         assert status == 200, raw
         auth = {"Authorization": f"Bearer {json.loads(raw)['access_token']}"}
-        image = (RECEIPTS_DIR / "sroie_000.jpg").read_bytes()
+        image = (RECEIPTS_DIR / "trading.jpg").read_bytes()
         body, content_type = _multipart("file", "receipt.jpg", image)
         status, _, raw = _request(
             "POST",
