@@ -17,9 +17,18 @@ def load_manifests(target: Target) -> list[mf.Manifest]:
         if not name.endswith(mf.MANIFEST_SUFFIX):
             continue
         try:
-            manifests.append(mf.decode(target.read_bytes(name)))
+            manifest = mf.decode(target.read_bytes(name))
         except (msgspec.DecodeError, msgspec.ValidationError):
             continue  # not one of ours; never fatal for listing
+        try:
+            mf.check_names(manifest, name)
+        except mf.UnsafeName as error:
+            # Someone wrote this manifest to reach outside the target (prune would delete,
+            # restore and verify would read, what it names): stop before touching anything.
+            raise BackupError(
+                f"refusing manifest {name} in {target.description}: {error}; move it away"
+            ) from error
+        manifests.append(manifest)
     return sorted(manifests, key=lambda item: (item.created_at, item.id), reverse=True)
 
 

@@ -67,6 +67,34 @@ class Manifest(msgspec.Struct, frozen=True):
         return self.verification is not None and self.verification.ok
 
 
+class UnsafeName(ValueError):
+    """A name in a manifest that is not a plain file name."""
+
+
+def plain_name(name: str) -> str:
+    """`name` when it is a plain file name, else UnsafeName. Manifests are read from storage
+    that others can write to, so a name like `../victim` or `/etc/passwd` must never become
+    a path outside the backup target."""
+    if not name or name in {".", ".."} or any(char in name for char in "/\\\0"):
+        raise UnsafeName(f"{name!r} is not a plain file name")
+    return name
+
+
+def check_names(manifest: Manifest, file_name: str) -> None:
+    """Refuse a manifest naming anything but plain files beside it, or stored under another
+    name than its id (prune deletes `<id>.json`)."""
+    named = {"id": manifest.id, "archive.name": manifest.archive.name}
+    if manifest.receipts is not None and manifest.receipts.archive is not None:
+        named["receipts.archive.name"] = manifest.receipts.archive.name
+    for field, name in named.items():
+        try:
+            plain_name(name)
+        except UnsafeName as error:
+            raise UnsafeName(f"{field} {error}") from None
+    if file_name != manifest.id + MANIFEST_SUFFIX:
+        raise UnsafeName(f"id {manifest.id!r} does not match the file name {file_name!r}")
+
+
 def new_backup_id(now: dt.datetime) -> str:
     """`20261126T070600Z-3f9a1c`: sorts by time, unique even for backups in the same second."""
     return f"{now.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"

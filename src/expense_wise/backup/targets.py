@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
+from expense_wise.backup.manifest import UnsafeName, plain_name
 from expense_wise.backup.postgres import BackupError
 from expense_wise.settings import Settings
 
@@ -45,6 +46,15 @@ class Target(Protocol):
     def delete(self, name: str) -> None: ...
 
 
+def _checked(name: str) -> str:
+    """Every name reaching a target is a plain file name (a second line behind the manifest
+    check: no caller can reach outside the directory or prefix)."""
+    try:
+        return plain_name(name)
+    except UnsafeName as error:
+        raise BackupError(f"refusing backup file name: {error}") from error
+
+
 class DirectoryTarget:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -57,7 +67,7 @@ class DirectoryTarget:
 
     def upload(self, name: str, stream: Readable) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        final = self.root / name
+        final = self.root / _checked(name)
         partial = final.with_name(final.name + PARTIAL_SUFFIX)
         try:
             with partial.open("wb") as handle:
@@ -70,14 +80,14 @@ class DirectoryTarget:
 
     @contextmanager
     def fetch(self, name: str) -> Iterator[Path]:
-        path = self.root / name
+        path = self.root / _checked(name)
         if not path.is_file():
             raise BackupError(f"{path} does not exist")
         yield path
 
     def read_bytes(self, name: str) -> bytes:
         try:
-            return (self.root / name).read_bytes()
+            return (self.root / _checked(name)).read_bytes()
         except FileNotFoundError as error:
             raise BackupError(f"{self.root / name} does not exist") from error
 
@@ -85,7 +95,7 @@ class DirectoryTarget:
         self.upload(name, _BytesStream(data))
 
     def delete(self, name: str) -> None:
-        (self.root / name).unlink(missing_ok=True)
+        (self.root / _checked(name)).unlink(missing_ok=True)
 
 
 class _BytesStream:
@@ -122,7 +132,7 @@ class S3Target:
         self.client.upload_fileobj(
             stream,
             self.bucket,
-            self.prefix + name,
+            self.prefix + _checked(name),
             ExtraArgs={"ServerSideEncryption": "AES256"},
             Config=TransferConfig(
                 multipart_threshold=PART_SIZE, multipart_chunksize=PART_SIZE, max_concurrency=4
@@ -132,7 +142,7 @@ class S3Target:
     @contextmanager
     def fetch(self, name: str) -> Iterator[Path]:
         with tempfile.TemporaryDirectory(prefix="expense-wise-backup-") as directory:
-            path = Path(directory) / name
+            path = Path(directory) / _checked(name)
             try:
                 self.client.download_file(self.bucket, self.prefix + name, str(path))
             except Exception as error:
@@ -143,7 +153,7 @@ class S3Target:
 
     def read_bytes(self, name: str) -> bytes:
         try:
-            response = self.client.get_object(Bucket=self.bucket, Key=self.prefix + name)
+            response = self.client.get_object(Bucket=self.bucket, Key=self.prefix + _checked(name))
         except self.client.exceptions.NoSuchKey as error:
             raise BackupError(f"{self.description}{name} does not exist") from error
         data: bytes = response["Body"].read()
@@ -152,14 +162,14 @@ class S3Target:
     def write_bytes(self, name: str, data: bytes) -> None:
         self.client.put_object(
             Bucket=self.bucket,
-            Key=self.prefix + name,
+            Key=self.prefix + _checked(name),
             Body=data,
             ContentType="application/json",
             ServerSideEncryption="AES256",
         )
 
     def delete(self, name: str) -> None:
-        self.client.delete_object(Bucket=self.bucket, Key=self.prefix + name)
+        self.client.delete_object(Bucket=self.bucket, Key=self.prefix + _checked(name))
 
 
 def s3_client(settings: Settings) -> Any:
