@@ -98,3 +98,69 @@ def test_serve_on_the_embedded_default_says_what_it_runs_on(sqlite_env):
         process.wait(timeout=30)
         output = Path(process.output_path).read_text()
     assert "database=sqlite" in output and "jobs=in-process" in output
+
+
+def fresh_checkout_env(tmp_path: Path) -> dict[str, str]:
+    """The embedded default in a directory where nothing has run yet: no DATA_DIR on disk."""
+    data_dir = tmp_path / "checkout" / "var"
+    assert not data_dir.exists()
+    return {"APP_ENV": "test", "DATA_DIR": str(data_dir), "LOG_LEVEL": "WARNING"}
+
+
+def test_migrate_on_a_fresh_checkout_creates_the_data_directory(tmp_path):
+    env = fresh_checkout_env(tmp_path)
+    migrated = run_cli(env, "migrate")
+    assert migrated.returncode == 0, migrated.stderr
+    assert "Traceback" not in migrated.stderr
+    assert "(was empty)" in migrated.stdout
+    assert (Path(env["DATA_DIR"]) / "expense-wise.db").is_file()
+    again = run_cli(env, "migrate")
+    assert again.returncode == 0 and "(was empty)" not in again.stdout
+
+
+def test_create_user_first_on_a_fresh_checkout_then_log_in(tmp_path):
+    env = fresh_checkout_env(tmp_path)
+    created = run_cli(env, "create-user", "First@Example.com", stdin=PASSWORD + "\n")
+    assert created.returncode == 0, created.stderr
+    assert "created user first@example.com" in created.stdout
+    with live_server(env) as (base, _process):
+        status, body = post_json(
+            f"{base}/api/v1/auth/login", {"email": "first@example.com", "password": PASSWORD}
+        )
+    assert status == 200 and body["access_token"]
+
+
+REFUSED_REGISTRATIONS = [
+    ("not-an-email", PASSWORD, "email"),
+    ("ada@localhost", PASSWORD, "email"),
+    ("two words@example.com", PASSWORD, "email"),
+    ("x" * 310 + "@example.com", PASSWORD, "email"),
+    ("ada@example.com", "short", "password"),
+    ("ada@example.com", "password1234", "password"),
+    ("adalovelace@example.com", "adalovelace-99", "password"),
+    ("ada@example.com", "x" * 129, "password"),
+]
+
+
+async def test_create_user_refuses_exactly_what_the_api_refuses(sqlite_client, tmp_path):
+    env = fresh_checkout_env(tmp_path)
+    for email, password, field in REFUSED_REGISTRATIONS:
+        api = await sqlite_client.post(
+            "/api/v1/auth/register", json={"email": email, "password": password}
+        )
+        assert api.status_code == 422, (email, api.text)
+        assert field in {error["field"] for error in api.json()["errors"]} | {
+            api.json()["detail"].split(":")[0]
+        }
+        cli = run_cli(env, "create-user", email, stdin=password + "\n")
+        assert cli.returncode == 1, (email, cli.stdout)
+        assert cli.stderr.startswith(f"Error: {field}: "), cli.stderr
+        assert "Traceback" not in cli.stderr
+    # A refused address never reached the database: a fresh checkout has none.
+    assert not Path(env["DATA_DIR"]).exists()
+    accepted = await sqlite_client.post(
+        "/api/v1/auth/register", json={"email": "ada@example.com", "password": PASSWORD}
+    )
+    assert accepted.status_code == 201
+    cli = run_cli(env, "create-user", "ada@example.com", stdin=PASSWORD + "\n")
+    assert cli.returncode == 0, cli.stderr

@@ -27,6 +27,17 @@ def settings_or_exit() -> Settings:
         sys.exit(2)
 
 
+def prepare_embedded_database(settings: Settings) -> None:
+    """On the embedded SQLite, create the data directory and migrate, as `serve` does: the
+    operator commands then work on a fresh checkout. A server database is left alone
+    (production migrates in its own step)."""
+    if not settings.database.is_sqlite:
+        return
+    from expense_wise.db.migrate import upgrade
+
+    upgrade(settings.database.url)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="expense-wise")
 def main() -> None:
@@ -59,12 +70,14 @@ def serve(host: str | None, port: int | None, workers: int | None, migrate: bool
         "embedded default: no external servers needed" if embedded else "production setup",
         **settings.describe(),
     )
-    if migrate if migrate is not None else settings.database.is_sqlite:
-        # The embedded default creates its database on first start; production migrates as
-        # a separate one-shot step before each rollout.
+    if migrate:
         from expense_wise.db.migrate import upgrade
 
         upgrade(settings.database.url)
+    elif migrate is None:
+        # The embedded default creates its database on first start; production migrates as
+        # a separate one-shot step before each rollout.
+        prepare_embedded_database(settings)
     worker_count = workers or settings.server.workers
     if worker_count > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         # Several server processes share their metrics through files (prometheus_client).
@@ -119,9 +132,16 @@ def worker() -> None:
 @main.command()
 def migrate() -> None:
     """Apply database migrations up to the newest (Alembic upgrade head)."""
-    from expense_wise.db.migrate import current_revision, head_revision, upgrade
+    from expense_wise.db.migrate import (
+        current_revision,
+        ensure_database_directory,
+        head_revision,
+        upgrade,
+    )
 
     settings = settings_or_exit()
+    # On a fresh checkout the embedded SQLite file's directory does not exist yet.
+    ensure_database_directory(settings.database.url)
     before = current_revision(settings.database.url)
     upgrade(settings.database.url)
     click.echo(f"database at revision {head_revision()} (was {before or 'empty'})")
@@ -179,14 +199,24 @@ def preflight(expect_head: str | None, migrated: bool) -> None:
     help="Read the password from standard input instead of prompting.",
 )
 def create_user(email: str, name: str | None, password_stdin: bool) -> None:
-    """Create an account (for operators). Prompts for the password unless --password-stdin."""
+    """Create an account (for operators). Prompts for the password unless --password-stdin.
+
+    EMAIL and the password are checked by the same rules as POST /api/v1/auth/register.
+    """
+    from expense_wise.domain.accounts.services import RegistrationError, validate_registration
+
     if password_stdin or not sys.stdin.isatty():
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        request = validate_registration(email, password, name)
+    except RegistrationError as error:
+        raise click.ClickException(str(error)) from error
     settings = settings_or_exit()
+    prepare_embedded_database(settings)
 
-    async def run() -> str:
+    async def run() -> tuple[str, str]:
         from litestar.exceptions import HTTPException
 
         from expense_wise.db.engine import create_engine, create_session_factory
@@ -196,16 +226,18 @@ def create_user(email: str, name: str | None, password_stdin: bool) -> None:
         try:
             async with create_session_factory(engine)() as session:
                 try:
-                    user = await register_user(session, email, password, name)
+                    user = await register_user(
+                        session, request.email, request.password, request.name
+                    )
                 except HTTPException as error:
                     raise click.ClickException(str(error.detail)) from error
                 await session.commit()
-                return str(user.id)
+                return user.email, str(user.id)
         finally:
             await engine.dispose()
 
-    user_id = asyncio.run(run())
-    click.echo(f"created user {email} ({user_id})")
+    stored_email, user_id = asyncio.run(run())
+    click.echo(f"created user {stored_email} ({user_id})")
 
 
 @main.command()

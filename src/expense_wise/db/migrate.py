@@ -26,11 +26,16 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+def ensure_database_directory(database_url: str) -> None:
+    """Create the directory of a SQLite file (SQLite creates the file, not its directory)."""
     if database_url.startswith("sqlite"):
         database = database_url.split("///", 1)[-1]
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    ensure_database_directory(database_url)
     command.upgrade(alembic_config(database_url), revision)
 
 

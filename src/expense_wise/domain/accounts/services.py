@@ -65,6 +65,29 @@ def check_password(password: str, email: str) -> None:
         raise field_error("password", "must not contain your email address")
 
 
+class RegistrationError(ValueError):
+    """Registration input that the API refuses with a 422, for callers outside HTTP."""
+
+
+def validate_registration(email: str, password: str, name: str | None) -> schemas.RegisterRequest:
+    """The checks of POST /auth/register (the request schema, then the password rules) for
+    callers that do not go through HTTP, such as `expense-wise create-user`."""
+    try:
+        request = msgspec.convert(
+            {"email": email, "password": password, "name": name}, schemas.RegisterRequest
+        )
+    except msgspec.ValidationError as error:
+        # "Expected ... - at `$.email`" -> "email: Expected ...", the API's detail format.
+        message, _, path = str(error).rpartition(" - at ")
+        field = path.strip("`").removeprefix("$.")
+        raise RegistrationError(f"{field}: {message}" if message else str(error)) from error
+    try:
+        check_password(request.password, request.email)
+    except ApiError as error:
+        raise RegistrationError(str(error.detail)) from error
+    return request
+
+
 def to_schema(user: m.User) -> schemas.User:
     return schemas.User(
         id=user.id,
