@@ -37,6 +37,21 @@ class ApiError(HTTPException):
         return self
 
 
+class ApiRequest(Request[Any, Any, Any]):
+    """The request class of the app: a JSON body that cannot be decoded is the client's fault.
+
+    Litestar turns malformed JSON into a 400 but lets two decoding failures escape as 500s:
+    nesting deeper than the interpreter's recursion limit, and bytes that are not UTF-8."""
+
+    async def json(self) -> Any:
+        try:
+            return await super().json()
+        except RecursionError as error:
+            raise ApiError(400, "the JSON body is nested too deeply") from error
+        except UnicodeDecodeError as error:
+            raise ApiError(400, "the request body is not valid UTF-8") from error
+
+
 def not_found(what: str) -> ApiError:
     # The same answer for "missing" and "someone else's": ids never leak other users' data.
     return ApiError(404, f"{what} not found")

@@ -23,6 +23,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from expense_wise import __version__, metrics
 from expense_wise.api import (
+    ApiRequest,
     data_error_handler,
     database_error_handler,
     http_exception_handler,
@@ -181,6 +182,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             Exception: internal_error_handler,
         },
         cors_config=cors,
+        request_class=ApiRequest,
         request_max_body_size=settings.server.max_request_bytes,
         openapi_config=OpenAPIConfig(
             title="Expense-Wise API",

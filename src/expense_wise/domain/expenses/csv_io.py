@@ -36,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from expense_wise.dates import DATE_RANGE_MESSAGE, in_range
 from expense_wise.db import models as m
 from expense_wise.db.types import MONEY_SCALE, utcnow
 from expense_wise.domain.categories.services import name_key
@@ -350,6 +351,9 @@ def _parse_row(
         occurred_on = dt.date.fromisoformat(row.get("date", ""))
     except ValueError:
         fail("date", "must be a date as YYYY-MM-DD")
+    else:
+        if not in_range(occurred_on):
+            fail("date", DATE_RANGE_MESSAGE)
     currency = row.get("currency") or fallback_currency
     if not is_currency(currency):
         fail("currency", f"{currency!r} is not an ISO 4217 currency code")

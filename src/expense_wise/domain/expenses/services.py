@@ -36,6 +36,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expense_wise import api
+from expense_wise.dates import DATE_RANGE_MESSAGE, in_range, shifted
 from expense_wise.db import models as m
 from expense_wise.db.types import MONEY_SCALE, utcnow
 from expense_wise.domain.budgets import services as budgets
@@ -90,6 +91,12 @@ def checked_amount(value: Any, currency: str, field: str = "amount") -> Decimal:
         return parse_amount(value, currency)
     except AmountError as error:
         raise api.field_error(field, str(error)) from error
+
+
+def checked_date(value: dt.date, field: str) -> dt.date:
+    if not in_range(value):
+        raise api.field_error(field, DATE_RANGE_MESSAGE)
+    return value
 
 
 def checked_bound(value: str, field: str) -> Decimal:
@@ -210,8 +217,10 @@ _INSERT_EXPENSE = (
 
 
 def _duplicate_window(occurred_on: dt.date) -> dict[str, dt.date]:
-    window = dt.timedelta(days=DUPLICATE_WINDOW_DAYS)
-    return {"duplicate_from": occurred_on - window, "duplicate_to": occurred_on + window}
+    return {
+        "duplicate_from": shifted(occurred_on, -DUPLICATE_WINDOW_DAYS),
+        "duplicate_to": shifted(occurred_on, DUPLICATE_WINDOW_DAYS),
+    }
 
 
 async def _validated_values(
@@ -223,6 +232,7 @@ async def _validated_values(
     """The new expense's parameters for _INSERT_EXPENSE, after checking the request."""
     currency = checked_currency(data.currency or await default_currency(session, user_id))
     amount = checked_amount(data.amount, currency)
+    checked_date(data.occurred_on, "occurred_on")
     await ensure_owned(session, user_id, data.category_id, "category_id")
     now = utcnow()
     values = {
@@ -323,7 +333,7 @@ async def update_expense(
         row.amount = checked_amount(row.amount, currency)  # e.g. 12.50 cannot become JPY
     row.currency = currency
     if data.occurred_on is not msgspec.UNSET:
-        row.occurred_on = data.occurred_on
+        row.occurred_on = checked_date(data.occurred_on, "occurred_on")
     if data.merchant is not msgspec.UNSET:
         row.merchant = data.merchant.strip()
         row.merchant_key = merchant_key(data.merchant)
@@ -377,6 +387,9 @@ def filter_conditions(
     dialect: str, user_id: uuid.UUID, filters: schemas.ExpenseFilters
 ) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [m.Expense.user_id == user_id]
+    for field, day in (("from", filters.date_from), ("to", filters.date_to)):
+        if day is not None:
+            checked_date(day, field)
     if filters.date_from is not None:
         conditions.append(m.Expense.occurred_on >= filters.date_from)
     if filters.date_to is not None:

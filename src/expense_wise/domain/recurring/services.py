@@ -26,6 +26,7 @@ from expense_wise.domain.categories.services import ensure_owned
 from expense_wise.domain.expenses.services import (
     checked_amount,
     checked_currency,
+    checked_date,
     clean_tags,
     default_currency,
     dialect_of,
@@ -67,6 +68,9 @@ def to_schema(row: m.RecurringExpense) -> schemas.RecurringExpense:
 
 
 def _check_dates(starts_on: dt.date, ends_on: dt.date | None) -> None:
+    checked_date(starts_on, "starts_on")
+    if ends_on is not None:
+        checked_date(ends_on, "ends_on")
     if starts_on < utcnow().date() - MAX_PAST_START:
         raise api.field_error("starts_on", "must be within the last 10 years")
     if ends_on is not None and ends_on < starts_on:
