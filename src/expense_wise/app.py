@@ -39,6 +39,7 @@ from expense_wise.db.engine import (
 from expense_wise.deps import DEPENDENCIES
 from expense_wise.domain.accounts.auth import (
     PUBLIC_PATHS,
+    AccountStates,
     BearerAuthMiddleware,
     VerifiedTokenCache,
 )
@@ -94,6 +95,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         state.readiness_engine = create_readiness_engine(settings.database)
         state.storage = create_storage(settings.storage)
         state.verified_tokens = VerifiedTokenCache()
+        state.account_states = AccountStates(
+            state.session_factory, settings.auth.revocation_check_interval
+        )
         in_process: InProcessQueue | None = None
         if settings.redis.url:
             state.redis = ArqRedis.from_url(

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import secrets
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import jwt
@@ -51,30 +52,40 @@ class InvalidToken(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: uuid.UUID
+    issued_at: float  # epoch seconds, with the fraction: compared with tokens_valid_after
+    expires_at: float
+
+
 def encode_access_token(user_id: uuid.UUID, secret: str, ttl_seconds: int) -> str:
     now = utcnow()
     claims = {
         "sub": str(user_id),
         "type": "access",
-        "iat": now,
+        # Not whole seconds (PyJWT's rounding of a datetime): a token issued in the same second
+        # as, but after, a password reset must stay valid.
+        "iat": now.timestamp(),
         "exp": now + dt.timedelta(seconds=ttl_seconds),
         "jti": uuid.uuid4().hex,
     }
     return jwt.encode(claims, secret, algorithm=JWT_ALGORITHM)
 
 
-def decode_access_token(token: str, secret: str) -> tuple[uuid.UUID, float]:
-    """The user id and expiry (epoch seconds) of a valid access token; InvalidToken for
-    alg:none, tampering, expiry."""
+def decode_access_token(token: str, secret: str) -> AccessClaims:
+    """The claims of a valid access token; InvalidToken for alg:none, tampering, expiry."""
     try:
         claims: dict[str, Any] = jwt.decode(
-            token, secret, algorithms=[JWT_ALGORITHM], options={"require": ["exp", "sub"]}
+            token, secret, algorithms=[JWT_ALGORITHM], options={"require": ["exp", "iat", "sub"]}
         )
     except jwt.PyJWTError as error:
         raise InvalidToken(str(error)) from error
     if claims.get("type") != "access":
         raise InvalidToken("not an access token")
     try:
-        return uuid.UUID(str(claims["sub"])), float(claims["exp"])
-    except ValueError as error:
-        raise InvalidToken("malformed subject") from error
+        return AccessClaims(
+            uuid.UUID(str(claims["sub"])), float(claims["iat"]), float(claims["exp"])
+        )
+    except (TypeError, ValueError) as error:
+        raise InvalidToken("malformed claims") from error

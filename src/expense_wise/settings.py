@@ -89,6 +89,9 @@ class AuthSettings(msgspec.Struct, frozen=True):
     rate_limit_window_ms: int
     rate_limit_max: int
     auth_rate_limit: int
+    # Seconds an API process trusts its copy of a user's tokens_valid_after: the longest a
+    # JWT stays usable on another process after a reset, logout-all or account deletion.
+    revocation_check_interval: int
 
 
 class StorageSettings(msgspec.Struct, frozen=True):
@@ -389,6 +392,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         rate_limit_window_ms=read.get("RATE_LIMIT_WINDOW", parse_positive_int, 3_600_000),
         rate_limit_max=read.get("RATE_LIMIT_MAX", parse_positive_int, 1000),
         auth_rate_limit=read.get("AUTH_RATE_LIMIT", parse_positive_int, 10),
+        revocation_check_interval=read.get("REVOCATION_CHECK_INTERVAL", parse_duration, 5),
     )
 
     storage = StorageSettings(

@@ -18,3 +18,5 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     default_currency: Mapped[str] = mapped_column(String(3), default="EUR")
     email_verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     monthly_summary: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Tokens issued before this moment are void (set by a password reset and logout-all).
+    tokens_valid_after: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -87,6 +87,20 @@ class AuthController(Controller):
     async def logout(self, session: AsyncSession, data: schemas.RefreshRequest) -> None:
         await services.logout(session, data.refresh_token)
 
+    @post(
+        "/api/v1/auth/logout-all",
+        operation_id="logoutAll",
+        status_code=HTTP_204_NO_CONTENT,
+        responses=error_responses(),
+    )
+    async def logout_all(self, session: AsyncSession, state: State, current_user: AuthUser) -> None:
+        """Sign out every session of the account, like a password reset does: refresh tokens
+        and personal access tokens are revoked, and every access token issued before now
+        stops working (on other API processes within REVOCATION_CHECK_INTERVAL)."""
+        valid_after = await services.revoke_all_sessions(session, current_user.id)
+        await session.commit()
+        state.account_states.revoked(current_user.id, valid_after)
+
 
 class MeController(Controller):
     tags = ["account"]
@@ -106,6 +120,7 @@ class MeController(Controller):
     async def delete_me(self, session: AsyncSession, state: State, current_user: AuthUser) -> None:
         await services.get_user(session, current_user.id)
         await services.delete_user(session, current_user.id, state.storage)
+        state.account_states.deleted(current_user.id)
 
 
 class TokenController(Controller):

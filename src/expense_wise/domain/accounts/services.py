@@ -166,6 +166,17 @@ async def revoke_all_refresh_tokens(session: AsyncSession, user_id: uuid.UUID) -
     )
 
 
+async def revoke_all_sessions(session: AsyncSession, user_id: uuid.UUID) -> dt.datetime:
+    """Sign the user out everywhere, in the caller's transaction: refresh and personal tokens
+    are revoked, and access JWTs issued before the returned moment stop working (see
+    auth.AccountStates). Used by a confirmed password reset and by logout-all."""
+    now = utcnow()
+    await session.execute(update(m.User).where(m.User.id == user_id).values(tokens_valid_after=now))
+    await revoke_all_refresh_tokens(session, user_id)
+    await session.execute(delete(m.PersonalToken).where(m.PersonalToken.user_id == user_id))
+    return now
+
+
 async def rotate_refresh_token(
     session: AsyncSession, refresh_token: str, settings: AuthSettings
 ) -> schemas.TokenPair:

@@ -76,8 +76,9 @@ class EmailAuthController(Controller):
         responses=error_responses(400, authenticated=False),
     )
     async def confirm_reset(
-        self, session: AsyncSession, data: schemas.PasswordResetConfirm
+        self, session: AsyncSession, state: State, data: schemas.PasswordResetConfirm
     ) -> None:
         """Set a new password with the mailed token; every session of the account is signed
-        out."""
-        await services.reset_password(session, data.token, data.password)
+        out: refresh tokens, personal access tokens, and access tokens issued before now."""
+        user_id, valid_after = await services.reset_password(session, data.token, data.password)
+        state.account_states.revoked(user_id, valid_after)

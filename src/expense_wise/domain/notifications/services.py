@@ -28,7 +28,7 @@ from expense_wise.db.types import utcnow
 from expense_wise.domain.accounts.services import (
     check_password,
     normalise_email,
-    revoke_all_refresh_tokens,
+    revoke_all_sessions,
 )
 from expense_wise.domain.notifications import templates
 from expense_wise.domain.notifications.mailer import (
@@ -235,7 +235,11 @@ async def request_password_reset(session: AsyncSession, settings: Settings, emai
     await session.commit()
 
 
-async def reset_password(session: AsyncSession, token: str, password: str) -> None:
+async def reset_password(
+    session: AsyncSession, token: str, password: str
+) -> tuple[uuid.UUID, dt.datetime]:
+    """Set the new password and sign out every session, personal tokens included; the user
+    and the moment before which their tokens are void."""
     row = await _usable_token(session, token, PASSWORD_RESET)
     user = await session.get(m.User, row.user_id)
     if user is None:
@@ -257,8 +261,9 @@ async def reset_password(session: AsyncSession, token: str, password: str) -> No
         )
         .values(used_at=now)
     )
-    await revoke_all_refresh_tokens(session, user.id)
+    valid_after = await revoke_all_sessions(session, user.id)
     await session.commit()
+    return user.id, valid_after
 
 
 # --- Delivery ----------------------------------------------------------------------------
