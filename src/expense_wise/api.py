@@ -13,7 +13,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -138,6 +138,10 @@ def data_error_handler(_request: Request[Any, Any, Any], exc: DataError) -> Resp
     )
 
 
+# Seconds a client is asked to wait after the database could not be reached.
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
 def database_error_handler(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[Any]:
     if exc.connection_invalidated:
         # The database went away under this request (restart, failover); the pool has been
@@ -147,6 +151,16 @@ def database_error_handler(request: Request[Any, Any, Any], exc: DBAPIError) -> 
             503,
             {"status_code": 503, "detail": "database connection lost; retry the request"},
             headers={"Retry-After": "1"},
+        )
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The server could not be reached (stopped, restarting, refusing connections) or
+        # broke off the statement: the request may well succeed later, so a retryable 503,
+        # never a 500. Programming errors are other DBAPIError classes and stay 500s.
+        log.warning("database unavailable", path=request.url.path, error=str(exc.orig))
+        return _error_response(
+            503,
+            {"status_code": 503, "detail": "the database is unavailable; retry the request"},
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
         )
     return internal_error_handler(request, exc)
 
@@ -235,7 +249,8 @@ _ERROR_DESCRIPTIONS = {
 
 def error_responses(*codes: int, authenticated: bool = True) -> dict[int, ResponseSpec]:
     """OpenAPI descriptions of the errors a route can answer with."""
-    wanted = {*codes, 422, 429, *((401,) if authenticated else ())}
+    # Every route reads the database, so every route can answer 503 while it is unreachable.
+    wanted = {*codes, 422, 429, 503, *((401,) if authenticated else ())}
     return {
         code: ResponseSpec(
             data_container=ValidationErrorBody if code == 422 else ErrorBody,

@@ -91,7 +91,7 @@ class ExpenseController(Controller):
         format: Annotated[str, QueryParameter(name="format", pattern="^csv$")] = "csv",
     ) -> Stream:
         return Stream(
-            csv_io.export_csv(state.engine, current_user.id, filters),
+            await csv_io.export_csv(state.engine, current_user.id, filters),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="expenses.csv"'},
         )

@@ -163,13 +163,15 @@ def _line_before_id(dialect: str) -> ColumnElement[str]:
     return line + ","
 
 
-def export_csv(
+async def export_csv(
     engine: AsyncEngine, user_id: uuid.UUID, filters: schemas.ExpenseFilters
 ) -> AsyncIterator[bytes]:
-    """CSV rows oldest first. Filters are checked here, before the response starts, so bad
-    input is a 422 and not a broken stream."""
+    """CSV rows oldest first. Filters are checked and the first chunk is read here, before
+    the response starts, so bad input is a 422 and a database outage a retryable 503, not a
+    stream that breaks after its header."""
     conditions = filter_conditions(engine.dialect.name, user_id, filters)
-    return _stream_chunks(engine, conditions)
+    first = await _read_chunk(engine, _chunk_statement(engine.dialect.name, conditions), {})
+    return _stream_chunks(engine, conditions, first)
 
 
 _AFTER = tuple_(m.Expense.occurred_on, m.Expense.id) > tuple_(
@@ -224,7 +226,9 @@ async def _read_chunk(
 
 
 async def _stream_chunks(
-    engine: AsyncEngine, conditions: list[ColumnElement[bool]]
+    engine: AsyncEngine,
+    conditions: list[ColumnElement[bool]],
+    first: tuple[str, int, dict[str, Any]],
 ) -> AsyncIterator[bytes]:
     # Keyset chunks: a client that stops reading holds no connection and no transaction, only
     # the chunks it has not taken yet (at most two). Both statements are built once, so each
@@ -232,7 +236,7 @@ async def _stream_chunks(
     dialect = engine.dialect.name
     following = _chunk_statement(dialect, [*conditions, _AFTER])
     yield (",".join(CSV_HEADER) + "\n").encode()
-    text, count, after = await _read_chunk(engine, _chunk_statement(dialect, conditions), {})
+    text, count, after = first
     upcoming: asyncio.Future[tuple[str, int, dict[str, Any]]] | None = None
     try:
         while count:
