@@ -27,8 +27,8 @@ test-fast: .venv/.synced ## Run the suite without installing system packages
 	.venv/bin/pytest -q
 
 lint: .venv/.synced ## ruff lint + format check
-	.venv/bin/ruff check src tests bench monitoring
-	.venv/bin/ruff format --check src tests bench monitoring
+	.venv/bin/ruff check src tests bench monitoring scripts/import_graph.py
+	.venv/bin/ruff format --check src tests bench monitoring scripts/import_graph.py
 
 typecheck: .venv/.synced ## mypy (strict) on src/
 	.venv/bin/mypy

@@ -439,10 +439,11 @@ async def run_worker_burst(env: dict[str, str], timeout: float = 30.0) -> int:
 
     from arq.worker import create_worker
 
-    from expense_wise.worker import worker_settings
+    from expense_wise.jobs import JOB_REGISTRY
+    from expense_wise.runtime.arq_runner import worker_settings
 
     worker = create_worker(
-        worker_settings(load_settings(env)),
+        worker_settings(load_settings(env), JOB_REGISTRY),
         burst=True,
         handle_signals=False,
         poll_delay=0.05,
@@ -561,7 +562,7 @@ async def enqueue_job(
 ) -> None:
     """Queue a job on the Redis of `env` (an app's own pool belongs to the test client's
     event loop, so tests queue through their own)."""
-    from expense_wise.worker import ArqQueue
+    from expense_wise.runtime.arq_runner import ArqQueue
 
     queue = await ArqQueue.connect(load_settings(env))
     try:

@@ -60,6 +60,7 @@ from expense_wise.domain.receipts.metrics import receipt_gauges
 from expense_wise.domain.recurring.controllers import RecurringExpenseController
 from expense_wise.domain.reports.controllers import ReportController
 from expense_wise.error_tracking import asgi_middleware, init_error_tracking
+from expense_wise.jobs import JOB_REGISTRY
 from expense_wise.logging import configure_logging, get_logger
 from expense_wise.middleware import RequestLogMiddleware
 from expense_wise.ratelimit import (
@@ -68,9 +69,11 @@ from expense_wise.ratelimit import (
     RateLimitMiddleware,
     RedisCounterStore,
 )
+from expense_wise.runtime.arq_runner import ArqQueue
+from expense_wise.runtime.in_process import InProcessQueue
+from expense_wise.runtime.jobs import job_context
 from expense_wise.settings import Settings, load_settings
 from expense_wise.storage import create_storage
-from expense_wise.worker import ArqQueue, InProcessQueue
 
 log = get_logger("expense_wise")
 
@@ -109,8 +112,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             )
         else:
             state.redis = None
-            in_process = InProcessQueue(settings.worker.concurrency)
-            await in_process.start(settings)
+            in_process = InProcessQueue(JOB_REGISTRY, settings.worker.concurrency)
+            # The jobs share this process's engine: one pool per process.
+            await in_process.start(
+                job_context(settings, state.session_factory, state.storage, in_process)
+            )
             state.queue = in_process
             state.rate_limiter = RateLimiter(MemoryCounterStore())
         log.info("expense-wise started", version=__version__, **settings.describe())

@@ -13,18 +13,10 @@ from typing import Any
 
 import click
 
-from expense_wise.settings import Settings, SettingsError, load_settings
-
-
-def settings_or_exit() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as error:
-        click.echo(f"expense-wise: {error}", err=True)
-        sys.exit(2)
-    except Exception as error:  # e.g. Secrets Manager unreachable
-        click.echo(f"expense-wise: could not load configuration: {error}", err=True)
-        sys.exit(2)
+from expense_wise.backup.cli import backup
+from expense_wise.cli_settings import settings_or_exit
+from expense_wise.domain.receipts.cli import receipts
+from expense_wise.settings import SettingsError, load_settings
 
 
 def prepare_embedded_database(settings: Settings) -> None:
@@ -109,8 +101,9 @@ def worker() -> None:
     from arq.worker import run_worker
 
     from expense_wise.error_tracking import init_error_tracking
+    from expense_wise.jobs import JOB_REGISTRY
     from expense_wise.logging import configure_logging
-    from expense_wise.worker import worker_settings
+    from expense_wise.runtime.arq_runner import worker_settings
 
     settings = settings_or_exit()
     if settings.redis.url is None:
@@ -126,7 +119,7 @@ def worker() -> None:
         from prometheus_client import start_http_server
 
         start_http_server(settings.worker.metrics_port)
-    run_worker(worker_settings(settings))
+    run_worker(worker_settings(settings, JOB_REGISTRY))
 
 
 @main.command()
@@ -258,15 +251,8 @@ def healthcheck(url: str | None, timeout: float) -> None:
     click.echo("healthy")
 
 
-def _register_domain_commands() -> None:
-    from expense_wise.backup.cli import backup
-    from expense_wise.domain.receipts.cli import receipts
-
-    main.add_command(receipts)
-    main.add_command(backup)
-
-
-_register_domain_commands()
+main.add_command(receipts)
+main.add_command(backup)
 
 
 if __name__ == "__main__":

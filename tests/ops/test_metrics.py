@@ -20,8 +20,10 @@ from expense_wise.db import models as m
 from expense_wise.domain.notifications.services import refresh_outbox_metrics
 from expense_wise.domain.receipts import jobs
 from expense_wise.domain.receipts.metrics import refresh_gauges
+from expense_wise.jobs import JOB_REGISTRY
+from expense_wise.runtime.arq_runner import ArqQueue
+from expense_wise.runtime.in_process import InProcessQueue
 from expense_wise.settings import load_settings
-from expense_wise.worker import ArqQueue, InProcessQueue
 from tests.backups.test_list import hours_ago, write
 from tests.backups.test_prune import backup
 from tests.conftest import AppClient, expense_body, register, running_app
@@ -115,7 +117,7 @@ async def test_queue_age_counts_due_jobs_that_no_worker_holds(base_env):
 
 
 async def test_in_process_queue_age():
-    queue = InProcessQueue()
+    queue = InProcessQueue(JOB_REGISTRY)
     assert await queue.oldest_wait_seconds() == 0
     # No slot free: the job waits in the embedded queue, as behind a busy worker.
     async with queue.slots, queue.slots:

@@ -20,8 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from expense_wise.db import models as m
 from expense_wise.db.engine import create_engine, create_session_factory
+from expense_wise.jobs import JOB_REGISTRY
+from expense_wise.runtime.arq_runner import ArqQueue
+from expense_wise.runtime.in_process import InProcessQueue
 from expense_wise.storage import create_storage
-from expense_wise.worker import ArqQueue, InProcessQueue
 from tests.conftest import RECEIPTS_DIR, Account, AppClient, missing_data
 
 # A receipt that OCR reads completely (merchant, date, total): CAHAYA TIMUR TRADING CO,
@@ -153,7 +155,9 @@ async def job_context(client: AppClient[Any], **overrides: Any) -> AsyncIterator
         "settings": settings,
         "session_factory": session_factory(client),
         "storage": create_storage(settings.storage),
-        "queue": ArqQueue(redis, settings.redis.queue_name) if redis else InProcessQueue(),
+        "queue": ArqQueue(redis, settings.redis.queue_name)
+        if redis
+        else InProcessQueue(JOB_REGISTRY),
         "job_try": 1,
     }
     ctx.update(overrides)

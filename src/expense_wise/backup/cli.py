@@ -28,7 +28,7 @@ DIRECTORY = click.Path(file_okay=False, path_type=Path)
 
 
 def _settings() -> Settings:
-    from expense_wise.cli import settings_or_exit
+    from expense_wise.cli_settings import settings_or_exit
     from expense_wise.logging import configure_logging
 
     settings = settings_or_exit()

@@ -9,7 +9,7 @@ from expense_wise.db.types import utcnow
 from expense_wise.domain.notifications import services
 from expense_wise.domain.notifications.mailer import Mailer, create_mailer
 from expense_wise.settings import Settings
-from expense_wise.worker import job_session
+from expense_wise.unit_of_work import job_session
 
 FLUSH_INTERVAL_SECONDS = 30
 

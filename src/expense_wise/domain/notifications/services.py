@@ -37,9 +37,9 @@ from expense_wise.domain.notifications.mailer import (
     build_message,
 )
 from expense_wise.logging import get_logger
+from expense_wise.runtime.queue import JobQueue, QueueUnavailable
 from expense_wise.security import hash_password, hash_token, new_opaque_token
 from expense_wise.settings import Settings
-from expense_wise.worker import JobQueue, QueueUnavailable
 
 log = get_logger(__name__)
 

@@ -20,8 +20,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from expense_wise.domain.receipts import extraction, images, services
 from expense_wise.logging import get_logger
+from expense_wise.runtime.queue import QueueUnavailable
 from expense_wise.storage import ObjectNotFound, StorageUnavailable
-from expense_wise.worker import QueueUnavailable, job_session
+from expense_wise.unit_of_work import job_session
 
 log = get_logger(__name__)
 

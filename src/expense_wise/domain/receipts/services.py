@@ -30,8 +30,8 @@ from expense_wise.domain.receipts.extraction import ExtractedFields
 from expense_wise.domain.receipts.extraction.confidence import fields_to_review
 from expense_wise.logging import get_logger
 from expense_wise.money import MAX_AMOUNT, format_amount, is_currency
+from expense_wise.runtime.queue import JobQueue, QueueUnavailable
 from expense_wise.storage import ObjectNotFound, Storage, StorageUnavailable
-from expense_wise.worker import JobQueue, QueueUnavailable
 
 log = get_logger(__name__)
 

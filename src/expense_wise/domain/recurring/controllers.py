@@ -11,7 +11,7 @@ from expense_wise.api import error_responses
 from expense_wise.domain.accounts.auth import AuthUser
 from expense_wise.domain.recurring import schemas, services
 from expense_wise.logging import get_logger
-from expense_wise.worker import JobQueue, QueueUnavailable
+from expense_wise.runtime.queue import JobQueue, QueueUnavailable
 
 log = get_logger(__name__)
 

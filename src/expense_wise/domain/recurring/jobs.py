@@ -9,7 +9,7 @@ from expense_wise import metrics
 from expense_wise.db.types import utcnow
 from expense_wise.domain.notifications.services import dispatch_queued_emails
 from expense_wise.domain.recurring import services
-from expense_wise.worker import job_session
+from expense_wise.unit_of_work import job_session
 
 GENERATE_INTERVAL_SECONDS = 900
 
