@@ -16,7 +16,7 @@ import click
 from expense_wise.backup.cli import backup
 from expense_wise.cli_settings import settings_or_exit
 from expense_wise.domain.receipts.cli import receipts
-from expense_wise.settings import SettingsError, load_settings
+from expense_wise.settings import Settings, SettingsError, load_settings
 
 
 def prepare_embedded_database(settings: Settings) -> None:
