@@ -108,7 +108,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             )
             state.queue = ArqQueue(state.redis, settings.redis.queue_name)
             state.rate_limiter = RateLimiter(
-                RedisCounterStore(state.redis, settings.redis.key_prefix)
+                RedisCounterStore(state.redis, settings.redis.key_prefix),
+                timeout_seconds=settings.redis.rate_limit_timeout_ms / 1000,
             )
         else:
             state.redis = None

@@ -77,16 +77,34 @@ class MemoryCounterStore:
 
 
 class RateLimiter:
-    def __init__(self, store: CounterStore) -> None:
+    """Counts hits in `store`, failing open: a slow or unreachable store never delays or
+    refuses a request. Each call waits at most `timeout_seconds`; after a failure the store
+    is left alone for `pause_seconds`, so a frozen Redis costs one timeout per pause instead
+    of one per request (and one log line instead of thousands)."""
+
+    def __init__(
+        self, store: CounterStore, timeout_seconds: float | None = None, pause_seconds: float = 1.0
+    ) -> None:
         self.store = store
+        self.timeout_seconds = timeout_seconds
+        self.pause_seconds = pause_seconds
+        self.paused_until = 0.0
 
     async def check(self, key: str, limit: int, window_ms: int) -> Decision:
+        if time.monotonic() < self.paused_until:
+            return Decision(True, limit, limit, 0)
         try:
-            count, remaining_ms = await self.store.hit(key, window_ms)
+            async with asyncio.timeout(self.timeout_seconds):
+                count, remaining_ms = await self.store.hit(key, window_ms)
         except Exception as error:
             # Fail open: an unreachable Redis must not take the whole API down with it;
             # /ready reports the outage.
-            log.warning("rate limit store unavailable", error=str(error))
+            self.paused_until = time.monotonic() + self.pause_seconds
+            log.warning(
+                "rate limit store unavailable; not counting for a while",
+                error=str(error) or type(error).__name__,
+                pause_seconds=self.pause_seconds,
+            )
             return Decision(True, limit, limit, 0)
         return Decision(
             allowed=count <= limit,

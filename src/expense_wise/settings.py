@@ -67,6 +67,8 @@ class DatabaseSettings(msgspec.Struct, frozen=True):
 class RedisSettings(msgspec.Struct, frozen=True):
     url: str | None
     key_prefix: str
+    # How long a request waits for its rate-limit count before it goes uncounted (fail open).
+    rate_limit_timeout_ms: int = 100
 
     @property
     def queue_name(self) -> str:
@@ -187,6 +189,17 @@ def parse_duration(value: str) -> int:
     if seconds <= 0:
         raise ValueError("must be positive")
     return seconds
+
+
+def parse_milliseconds(value: str) -> int:
+    """'100', '100ms', '1s' -> whole milliseconds (a bare number is milliseconds)."""
+    match = _DURATION.match(value)
+    if not match:
+        raise ValueError("expected milliseconds such as 100, 100ms or 1s")
+    milliseconds = int(int(match.group(1)) * (_DURATION_SECONDS[match.group(2) or "ms"] * 1000))
+    if milliseconds <= 0:
+        raise ValueError("must be positive")
+    return milliseconds
 
 
 def parse_size(value: str) -> int:
@@ -363,6 +376,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     redis = RedisSettings(
         url=read.optional("REDIS_URL", parse_redis_url),
         key_prefix=read.get("REDIS_KEY_PREFIX", _str, "expense-wise:"),
+        rate_limit_timeout_ms=read.get("RATE_LIMIT_REDIS_TIMEOUT", parse_milliseconds, 100),
     )
 
     worker = WorkerSettings(
