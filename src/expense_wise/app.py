@@ -72,7 +72,7 @@ from expense_wise.ratelimit import (
 from expense_wise.runtime.arq_runner import ArqQueue
 from expense_wise.runtime.in_process import InProcessQueue
 from expense_wise.runtime.jobs import job_context
-from expense_wise.settings import Settings, load_settings
+from expense_wise.settings import Settings, load_settings, with_local_jwt_secret
 from expense_wise.storage import create_storage
 
 log = get_logger("expense_wise")
@@ -84,7 +84,7 @@ class MetricsController(PrometheusController):
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
-    settings = settings or load_settings()
+    settings = with_local_jwt_secret(settings or load_settings())
     configure_logging(settings.server.log_level, json_output=settings.app_env == "production")
     init_error_tracking(settings, "api")
 

@@ -60,6 +60,8 @@ class AccessClaims:
 
 
 def encode_access_token(user_id: uuid.UUID, secret: str, ttl_seconds: int) -> str:
+    if not secret:
+        raise ValueError("no JWT signing key")  # settings.with_local_jwt_secret provides one
     now = utcnow()
     claims = {
         "sub": str(user_id),
@@ -75,6 +77,8 @@ def encode_access_token(user_id: uuid.UUID, secret: str, ttl_seconds: int) -> st
 
 def decode_access_token(token: str, secret: str) -> AccessClaims:
     """The claims of a valid access token; InvalidToken for alg:none, tampering, expiry."""
+    if not secret:
+        raise InvalidToken("no JWT signing key")
     try:
         claims: dict[str, Any] = jwt.decode(
             token, secret, algorithms=[JWT_ALGORITHM], options={"require": ["exp", "iat", "sub"]}

@@ -6,9 +6,11 @@ instead of fixing them one restart at a time.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import re
+import secrets
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -400,7 +402,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
                 "in production"
             )
     auth = AuthSettings(
-        jwt_secret=jwt_secret or DEVELOPMENT_JWT_SECRET,
+        # Empty outside production when unset: the app generates one into DATA_DIR at start
+        # (with_local_jwt_secret), so no instance accepts tokens signed with a public value.
+        jwt_secret=jwt_secret,
         access_token_ttl=read.get("ACCESS_TOKEN_TTL", parse_duration, 15 * 60),
         refresh_token_ttl=read.get("JWT_EXPIRES_IN", parse_duration, 7 * 86400),
         rate_limit_window_ms=read.get("RATE_LIMIT_WINDOW", parse_positive_int, 3_600_000),
@@ -452,6 +456,39 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         email=email,
         backup=backup,
         error_tracking=error_tracking,
+    )
+
+
+JWT_SECRET_FILE = "jwt-secret"  # noqa: S105 - a file name
+
+
+def with_local_jwt_secret(settings: Settings) -> Settings:
+    """`settings` with a signing key: JWT_SECRET when set, else the random one kept in
+    DATA_DIR/jwt-secret, created (mode 0600) on first start and reused after, so tokens survive
+    restarts and every process of one DATA_DIR agrees. Production always sets JWT_SECRET."""
+    if settings.auth.jwt_secret:
+        return settings
+    path = settings.storage.data_dir / JWT_SECRET_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written aside and linked into place: a concurrent first start of another process,
+        # or a crash mid-write, never leaves a partial or second key behind.
+        temporary = path.with_name(f".{JWT_SECRET_FILE}.{os.getpid()}")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(secrets.token_urlsafe(48) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            with contextlib.suppress(FileExistsError):
+                os.link(temporary, path)
+        finally:
+            temporary.unlink(missing_ok=True)
+    secret = path.read_text().strip()
+    if len(secret) < MIN_PRODUCTION_SECRET_LENGTH:
+        raise SettingsError([f"{path}: holds no usable JWT secret; delete it to make a new one"])
+    return msgspec.structs.replace(
+        settings, auth=msgspec.structs.replace(settings.auth, jwt_secret=secret)
     )
 
 
