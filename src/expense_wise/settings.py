@@ -125,6 +125,17 @@ class BackupSettings(msgspec.Struct, frozen=True):
     local_dir: Path
 
 
+class QuotaSettings(msgspec.Struct, frozen=True):
+    """What one account may hold, so that no client can grow the database without bound."""
+
+    categories: int
+    recurring_expenses: int
+    personal_tokens: int
+    budgets: int
+    # How far back a recurring expense may start: every occurrence since then is created.
+    recurring_backfill_days: int
+
+
 class ErrorTrackingSettings(msgspec.Struct, frozen=True):
     sentry_dsn: str | None  # unset: error tracking off
     environment: str
@@ -142,6 +153,7 @@ class Settings(msgspec.Struct, frozen=True):
     email: EmailSettings
     backup: BackupSettings
     error_tracking: ErrorTrackingSettings
+    quotas: QuotaSettings
 
     @property
     def embedded(self) -> bool:
@@ -443,6 +455,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         release=read.get("SENTRY_RELEASE", _str, f"expense-wise@{__version__}"),
     )
 
+    quotas = QuotaSettings(
+        categories=read.get("QUOTA_CATEGORIES", parse_positive_int, 500),
+        recurring_expenses=read.get("QUOTA_RECURRING_EXPENSES", parse_positive_int, 100),
+        personal_tokens=read.get("QUOTA_PERSONAL_TOKENS", parse_positive_int, 20),
+        budgets=read.get("QUOTA_BUDGETS", parse_positive_int, 100),
+        recurring_backfill_days=read.get("RECURRING_MAX_BACKFILL_DAYS", parse_positive_int, 366),
+    )
+
     if read.problems:
         raise SettingsError(read.problems)
     return Settings(
@@ -456,6 +476,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         email=email,
         backup=backup,
         error_tracking=error_tracking,
+        quotas=quotas,
     )
 
 

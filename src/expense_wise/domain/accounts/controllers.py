@@ -126,11 +126,16 @@ class MeController(Controller):
 class TokenController(Controller):
     tags = ["account"]
 
-    @post("/api/v1/tokens", operation_id="createPersonalToken", responses=error_responses())
+    @post("/api/v1/tokens", operation_id="createPersonalToken", responses=error_responses(409))
     async def create_token(
-        self, session: AsyncSession, current_user: AuthUser, data: schemas.PersonalTokenCreate
+        self,
+        session: AsyncSession,
+        state: State,
+        current_user: AuthUser,
+        data: schemas.PersonalTokenCreate,
     ) -> schemas.PersonalTokenCreated:
-        return await services.create_personal_token(session, current_user.id, data)
+        quota = state.settings.quotas.personal_tokens
+        return await services.create_personal_token(session, current_user.id, data, quota)
 
     @get("/api/v1/tokens", operation_id="listPersonalTokens", responses=error_responses())
     async def list_tokens(

@@ -16,6 +16,7 @@ from expense_wise.db.types import utcnow
 from expense_wise.domain.accounts import schemas
 from expense_wise.domain.categories.services import create_default_categories
 from expense_wise.money import is_currency
+from expense_wise.quotas import check_quota
 from expense_wise.security import (
     PERSONAL_TOKEN_PREFIX,
     encode_access_token,
@@ -250,9 +251,11 @@ async def delete_user(session: AsyncSession, user_id: uuid.UUID, storage: Storag
 
 
 async def create_personal_token(
-    session: AsyncSession, user_id: uuid.UUID, data: schemas.PersonalTokenCreate
+    session: AsyncSession, user_id: uuid.UUID, data: schemas.PersonalTokenCreate, quota: int
 ) -> schemas.PersonalTokenCreated:
     await get_user(session, user_id)
+    # Expired tokens count until deleted: they are listed, so the owner can clear them.
+    await check_quota(session, m.PersonalToken, user_id, "personal access tokens", quota)
     token = new_opaque_token(PERSONAL_TOKEN_PREFIX)
     expires_at = (
         utcnow() + dt.timedelta(days=data.expires_in_days) if data.expires_in_days else None

@@ -27,7 +27,7 @@ class BudgetController(Controller):
         "/api/v1/budgets",
         operation_id="createBudget",
         status_code=HTTP_201_CREATED,
-        responses=error_responses(),
+        responses=error_responses(409),
     )
     async def create_budget(
         self,
@@ -36,7 +36,8 @@ class BudgetController(Controller):
         current_user: AuthUser,
         data: schemas.BudgetCreate,
     ) -> schemas.Budget:
-        row = await services.create_budget(session, current_user.id, data)
+        quota = state.settings.quotas.budgets
+        row = await services.create_budget(session, current_user.id, data, quota)
         await dispatch_queued_emails(session, state.queue)
         return (await services.to_schemas(session, current_user.id, [row]))[0]
 

@@ -28,6 +28,7 @@ from expense_wise.domain.expenses import services as expenses
 from expense_wise.domain.notifications import templates
 from expense_wise.domain.notifications.services import queue_email
 from expense_wise.money import format_amount
+from expense_wise.quotas import check_quota
 
 # Spending per (category id, currency) in one period.
 Totals = dict[tuple[uuid.UUID | None, str], Decimal]
@@ -115,12 +116,13 @@ async def get_budget(session: AsyncSession, user_id: uuid.UUID, budget_id: uuid.
 
 
 async def create_budget(
-    session: AsyncSession, user_id: uuid.UUID, data: schemas.BudgetCreate
+    session: AsyncSession, user_id: uuid.UUID, data: schemas.BudgetCreate, quota: int
 ) -> m.Budget:
     currency = expenses.checked_currency(
         data.currency or await expenses.default_currency(session, user_id)
     )
     await ensure_owned(session, user_id, data.category_id, "category_id")
+    await check_quota(session, m.Budget, user_id, "budgets", quota)
     row = m.Budget(
         id=uuid.uuid4(),
         user_id=user_id,

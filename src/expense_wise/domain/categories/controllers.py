@@ -4,6 +4,7 @@ import uuid
 from typing import Annotated
 
 from litestar import Controller, delete, get, patch, post
+from litestar.datastructures import State
 from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,9 +25,15 @@ class CategoryController(Controller):
 
     @post("/api/v1/categories", operation_id="createCategory", responses=error_responses(409))
     async def create_category(
-        self, session: AsyncSession, current_user: AuthUser, data: schemas.CategoryCreate
+        self,
+        session: AsyncSession,
+        state: State,
+        current_user: AuthUser,
+        data: schemas.CategoryCreate,
     ) -> schemas.Category:
-        return services.to_schema(await services.create_category(session, current_user.id, data))
+        quota = state.settings.quotas.categories
+        row = await services.create_category(session, current_user.id, data, quota)
+        return services.to_schema(row)
 
     @patch(
         "/api/v1/categories/{category_id:uuid}",

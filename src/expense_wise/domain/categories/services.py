@@ -11,6 +11,7 @@ from expense_wise import api
 from expense_wise.api import conflict, field_error
 from expense_wise.db import models as m
 from expense_wise.domain.categories import schemas
+from expense_wise.quotas import check_quota
 
 DEFAULT_CATEGORIES = (
     ("Groceries", "#27ae60"),
@@ -86,10 +87,11 @@ async def _commit_unique(session: AsyncSession, name: str) -> None:
 
 
 async def create_category(
-    session: AsyncSession, user_id: uuid.UUID, data: schemas.CategoryCreate
+    session: AsyncSession, user_id: uuid.UUID, data: schemas.CategoryCreate, quota: int
 ) -> m.Category:
     name = " ".join(data.name.split())
     await _check_unique(session, user_id, name)
+    await check_quota(session, m.Category, user_id, "categories", quota)
     row = m.Category(user_id=user_id, name=name, name_key=name_key(name), color=data.color)
     session.add(row)
     await _commit_unique(session, name)

@@ -100,7 +100,7 @@ class ExpenseController(Controller):
         "/api/v1/expenses/import",
         operation_id="importExpenses",
         status_code=HTTP_200_OK,
-        responses=error_responses(413),
+        responses=error_responses(409, 413),
         request_max_body_size=MAX_IMPORT_BYTES,
     )
     async def import_expenses(
@@ -112,7 +112,11 @@ class ExpenseController(Controller):
     ) -> schemas.ImportResult:
         content = await data.file.read()
         result, errors = await csv_io.import_csv(
-            session, current_user.id, content, state.settings.server.import_max_rows
+            session,
+            current_user.id,
+            content,
+            state.settings.server.import_max_rows,
+            state.settings.quotas.categories,
         )
         if errors or result is None:
             raise ApiError(

@@ -48,6 +48,7 @@ from expense_wise.domain.expenses.services import (
     merchant_key,
 )
 from expense_wise.money import ISO_4217, AmountError, is_currency, minor_units, parse_amount
+from expense_wise.quotas import check_quota
 
 CSV_HEADER = [
     "date",
@@ -453,10 +454,11 @@ async def _not_imported_before(
 
 
 async def _category_ids(
-    session: AsyncSession, user_id: uuid.UUID, names: Iterable[str]
+    session: AsyncSession, user_id: uuid.UUID, names: Iterable[str], quota: int
 ) -> dict[str, uuid.UUID]:
     """The id of each named category by name key; the missing ones are created, all in one
-    statement (any per-user cap on categories belongs here, before that insert)."""
+    statement, unless they would take the user past the category quota: then nothing is
+    written and the caller's transaction is rolled back, so the whole import is refused."""
     wanted = {name_key(name): " ".join(name.split()) for name in names}
     if not wanted:
         return {}
@@ -472,6 +474,7 @@ async def _category_ids(
         if key not in ids
     ]
     if missing:
+        await check_quota(session, m.Category, user_id, "categories", quota, len(missing))
         now = utcnow()
         await session.execute(
             insert(_CATEGORIES), [{**row, "created_at": now, "updated_at": now} for row in missing]
@@ -549,23 +552,24 @@ async def _insert_expenses(
 
 
 async def import_rows(
-    session: AsyncSession, user_id: uuid.UUID, rows: list[ParsedRow]
+    session: AsyncSession, user_id: uuid.UUID, rows: list[ParsedRow], category_quota: int
 ) -> schemas.ImportResult:
     """Insert the rows not imported before, creating missing categories by name; the caller
     commits once, so the import is all or nothing."""
     new_rows = await _not_imported_before(session, user_id, rows)
     names = {row.category for row in new_rows if row.category}
-    await _insert_expenses(session, user_id, new_rows, await _category_ids(session, user_id, names))
+    category_ids = await _category_ids(session, user_id, names, category_quota)
+    await _insert_expenses(session, user_id, new_rows, category_ids)
     return schemas.ImportResult(
         imported=len(new_rows), skipped_duplicates=len(rows) - len(new_rows)
     )
 
 
 async def import_csv(
-    session: AsyncSession, user_id: uuid.UUID, data: bytes, max_rows: int
+    session: AsyncSession, user_id: uuid.UUID, data: bytes, max_rows: int, category_quota: int
 ) -> tuple[schemas.ImportResult | None, list[schemas.ImportRowError]]:
     fallback_currency = await default_currency(session, user_id)
     rows, errors = await asyncio.to_thread(parse_csv, data, fallback_currency, max_rows)
     if errors:
         return None, errors
-    return await import_rows(session, user_id, rows), []
+    return await import_rows(session, user_id, rows, category_quota), []

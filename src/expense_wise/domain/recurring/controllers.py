@@ -43,7 +43,7 @@ class RecurringExpenseController(Controller):
         "/api/v1/recurring-expenses",
         operation_id="createRecurringExpense",
         status_code=HTTP_201_CREATED,
-        responses=error_responses(),
+        responses=error_responses(409),
     )
     async def create_recurring(
         self,
@@ -52,7 +52,7 @@ class RecurringExpenseController(Controller):
         current_user: AuthUser,
         data: schemas.RecurringExpenseCreate,
     ) -> schemas.RecurringExpense:
-        row = await services.create_recurring(session, current_user.id, data)
+        row = await services.create_recurring(session, current_user.id, data, state.settings.quotas)
         await _generate_soon(state.queue, row.id)
         return services.to_schema(row)
 
@@ -81,7 +81,10 @@ class RecurringExpenseController(Controller):
         recurring_id: uuid.UUID,
         data: schemas.RecurringExpenseUpdate,
     ) -> schemas.RecurringExpense:
-        row = await services.update_recurring(session, current_user.id, recurring_id, data)
+        backfill_days = state.settings.quotas.recurring_backfill_days
+        row = await services.update_recurring(
+            session, current_user.id, recurring_id, data, backfill_days
+        )
         await _generate_soon(state.queue, row.id)
         return services.to_schema(row)
 

@@ -35,10 +35,11 @@ from expense_wise.domain.expenses.services import (
 from expense_wise.domain.recurring import schemas
 from expense_wise.domain.recurring.schedule import Schedule, next_occurrence, occurrences
 from expense_wise.money import format_amount
+from expense_wise.quotas import check_quota
+from expense_wise.settings import QuotaSettings
 
 # Occurrences created per template and run; a long catch-up continues on the next run.
 MAX_OCCURRENCES_PER_RUN = 500
-MAX_PAST_START = dt.timedelta(days=3660)
 DUE_BATCH = 10_000
 
 
@@ -67,12 +68,16 @@ def to_schema(row: m.RecurringExpense) -> schemas.RecurringExpense:
     )
 
 
-def _check_dates(starts_on: dt.date, ends_on: dt.date | None) -> None:
+def _check_dates(starts_on: dt.date, ends_on: dt.date | None, backfill_days: int) -> None:
     checked_date(starts_on, "starts_on")
     if ends_on is not None:
         checked_date(ends_on, "ends_on")
-    if starts_on < utcnow().date() - MAX_PAST_START:
-        raise api.field_error("starts_on", "must be within the last 10 years")
+    # Every occurrence since starts_on becomes an expense: a start far back would let one
+    # request create thousands of them.
+    if starts_on < utcnow().date() - dt.timedelta(days=backfill_days):
+        raise api.field_error(
+            "starts_on", f"must be at most {backfill_days} days ago (RECURRING_MAX_BACKFILL_DAYS)"
+        )
     if ends_on is not None and ends_on < starts_on:
         raise api.field_error("ends_on", "must not be before starts_on")
 
@@ -96,11 +101,17 @@ async def get_recurring(
 
 
 async def create_recurring(
-    session: AsyncSession, user_id: uuid.UUID, data: schemas.RecurringExpenseCreate
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    data: schemas.RecurringExpenseCreate,
+    quotas: QuotaSettings,
 ) -> m.RecurringExpense:
     currency = checked_currency(data.currency or await default_currency(session, user_id))
     await ensure_owned(session, user_id, data.category_id, "category_id")
-    _check_dates(data.starts_on, data.ends_on)
+    _check_dates(data.starts_on, data.ends_on, quotas.recurring_backfill_days)
+    await check_quota(
+        session, m.RecurringExpense, user_id, "recurring expenses", quotas.recurring_expenses
+    )
     row = m.RecurringExpense(
         id=uuid.uuid4(),
         user_id=user_id,
@@ -126,6 +137,7 @@ async def update_recurring(
     user_id: uuid.UUID,
     recurring_id: uuid.UUID,
     data: schemas.RecurringExpenseUpdate,
+    backfill_days: int,
 ) -> m.RecurringExpense:
     """Changes apply to occurrences not generated yet; existing expenses stay as they are."""
     row = await get_recurring(session, user_id, recurring_id)
@@ -155,7 +167,7 @@ async def update_recurring(
     starts_on = row.starts_on if data.starts_on is msgspec.UNSET else data.starts_on
     ends_on = row.ends_on if data.ends_on is msgspec.UNSET else data.ends_on
     if starts_on != row.starts_on or ends_on != row.ends_on:
-        _check_dates(starts_on, ends_on)
+        _check_dates(starts_on, ends_on, backfill_days)
     row.starts_on, row.ends_on = starts_on, ends_on
     await session.commit()
     return row
