@@ -62,7 +62,7 @@ from expense_wise.domain.reports.controllers import ReportController
 from expense_wise.error_tracking import asgi_middleware, init_error_tracking
 from expense_wise.jobs import JOB_REGISTRY
 from expense_wise.logging import configure_logging, get_logger
-from expense_wise.middleware import RequestLogMiddleware
+from expense_wise.middleware import RequestLogMiddleware, security_headers
 from expense_wise.ratelimit import (
     MemoryCounterStore,
     RateLimiter,
@@ -192,6 +192,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             PoolTimeoutError: pool_timeout_handler,
             Exception: internal_error_handler,
         },
+        before_send=[security_headers(settings.server.hsts_max_age)],
         cors_config=cors,
         request_class=ApiRequest,
         request_max_body_size=settings.server.max_request_bytes,

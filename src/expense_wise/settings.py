@@ -54,6 +54,8 @@ class ServerSettings(msgspec.Struct, frozen=True):
     # Networks whose X-Forwarded-For hops are believed (the ingress, the load balancer);
     # empty trusts no one, so a client cannot choose the address it is rate-limited by.
     trusted_proxies: tuple[str, ...]
+    # Strict-Transport-Security max-age sent on HTTPS requests; 0 sends none.
+    hsts_max_age: int
 
 
 class DatabaseSettings(msgspec.Struct, frozen=True):
@@ -216,6 +218,11 @@ def parse_milliseconds(value: str) -> int:
     return milliseconds
 
 
+def parse_seconds_or_zero(value: str) -> int:
+    """A duration like parse_duration, or 0 (off)."""
+    return 0 if value.strip() == "0" else parse_duration(value)
+
+
 def parse_size(value: str) -> int:
     """'10MiB', '1048576' -> bytes."""
     match = _SIZE.match(value)
@@ -374,6 +381,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         shutdown_timeout=read.get("SHUTDOWN_TIMEOUT", parse_duration, 30),
         public_base_url=read.get("PUBLIC_BASE_URL", _str, f"http://127.0.0.1:{port}").rstrip("/"),
         trusted_proxies=read.get("TRUSTED_PROXIES", parse_networks, ()),
+        hsts_max_age=read.get("HSTS_MAX_AGE", parse_seconds_or_zero, 365 * 86400),
     )
 
     database_url = read.get("DATABASE_URL", parse_database_url, "")
