@@ -98,12 +98,11 @@ def serve(host: str | None, port: int | None, workers: int | None, migrate: bool
 @main.command()
 def worker() -> None:
     """Run the ARQ background worker (needs REDIS_URL)."""
-    from arq.worker import run_worker
-
     from expense_wise.error_tracking import init_error_tracking
     from expense_wise.jobs import JOB_REGISTRY
     from expense_wise.logging import configure_logging
-    from expense_wise.runtime.arq_runner import worker_settings
+    from expense_wise.runtime.arq_runner import run_worker, worker_settings
+    from expense_wise.runtime.worker_health import WorkerHealth, serve_health
 
     settings = settings_or_exit()
     if settings.redis.url is None:
@@ -115,11 +114,10 @@ def worker() -> None:
         sys.exit(2)
     configure_logging(settings.server.log_level, json_output=settings.app_env == "production")
     init_error_tracking(settings, "worker")
+    health = WorkerHealth()
     if settings.worker.metrics_port:
-        from prometheus_client import start_http_server
-
-        start_http_server(settings.worker.metrics_port)
-    run_worker(worker_settings(settings, JOB_REGISTRY))
+        serve_health(settings.worker.metrics_port, health)
+    run_worker(worker_settings(settings, JOB_REGISTRY), settings.redis.url, health)
 
 
 @main.command()

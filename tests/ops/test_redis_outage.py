@@ -4,16 +4,29 @@ carries on by itself."""
 
 from __future__ import annotations
 
+import asyncio
+import io
+import json
 import os
 import signal
 import statistics
 import time
-from collections.abc import Iterator
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
-from tests.conftest import PASSWORD, expense_body, register, running_app
+from tests.conftest import (
+    PASSWORD,
+    WorkerProcess,
+    expense_body,
+    free_port,
+    register,
+    running_app,
+)
 from tests.monitoring.stack import PrivateRedis
 
 
@@ -83,3 +96,79 @@ def test_the_timeout_is_a_validated_setting() -> None:
     assert load_settings({}).redis.rate_limit_timeout_ms == 100
     with pytest.raises(SettingsError, match="RATE_LIMIT_REDIS_TIMEOUT"):
         load_settings({"RATE_LIMIT_REDIS_TIMEOUT": "soon"})
+
+
+def worker_health(port: int) -> tuple[int, dict[str, str]]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=3) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        time.sleep(0.2)
+
+
+async def test_the_worker_rides_out_a_redis_outage_and_catches_up_by_itself(
+    base_env: dict[str, str],
+    private_redis: PrivateRedis,
+    start_worker: Callable[[dict[str, str]], WorkerProcess],
+) -> None:
+    port = free_port()
+    env = {**base_env, "REDIS_URL": private_redis.url, "WORKER_METRICS_PORT": str(port)}
+    worker = start_worker(env)
+    assert worker.process is not None
+    wait_until(lambda: worker_health(port)[0] == 200, 10, "healthy at start")
+
+    private_redis.stop()  # Redis goes away, and its data with it
+    async with running_app(env) as client:
+        account = await register(client)
+        uploaded = []
+        for color in range(3):
+            image = io.BytesIO()
+            Image.new("RGB", (64, 48), (color * 80, 10, 10)).save(image, format="PNG")
+            response = await client.post(
+                "/api/v1/receipts",
+                files={"file": ("r.png", image.getvalue(), "image/png")},
+                headers=account.headers,
+            )
+            assert response.status_code == 202, response.text
+            uploaded.append(response.json()["id"])
+
+        # The outage is reported while it lasts, and the worker stays up through it.
+        wait_until(lambda: worker_health(port)[0] == 503, 15, "health reports the outage")
+        _, body = worker_health(port)
+        assert body["status"] == "unhealthy" and body["redis"].startswith("unreachable for")
+        time.sleep(8)  # longer than ARQ's own five one-second connection retries
+        assert worker.process.poll() is None, worker.log_tail()
+
+        private_redis.start()  # back on the same port, empty
+        wait_until(lambda: worker_health(port)[0] == 200, 20, "healthy again")
+
+        async def statuses() -> set[str]:
+            found = set()
+            for receipt_id in uploaded:
+                response = await client.get(
+                    f"/api/v1/receipts/{receipt_id}", headers=account.headers
+                )
+                found.add(response.json()["status"])
+            return found
+
+        deadline = time.monotonic() + 60
+        while (found := await statuses()) & {"pending", "processing"}:
+            assert time.monotonic() < deadline, f"still {found}:\n{worker.log_tail()}"
+            await asyncio.sleep(0.5)
+        assert found <= {"done", "failed"}
+    assert worker.process.poll() is None  # the same process, never restarted
+    assert "redis unreachable; the worker retries" in worker.log_path.read_text()
+
+
+def test_backoff_grows_to_a_bound() -> None:
+    from expense_wise.runtime.arq_runner import backoff_seconds
+
+    assert [backoff_seconds(n) for n in range(1, 7)] == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0]
