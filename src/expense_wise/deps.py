@@ -12,11 +12,13 @@ from litestar.di import Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expense_wise.domain.accounts.auth import AuthUser
+from expense_wise.unit_of_work import unit_of_work
 
 
 async def provide_session(state: State) -> AsyncIterator[AsyncSession]:
-    """One session per request; services commit explicitly, anything else is rolled back."""
-    async with state.session_factory() as session:
+    """One unit of work per request: committed when the handler returns, rolled back when it
+    raises; the jobs its committed transactions queued (emails) are released after."""
+    async with unit_of_work(state.session_factory, state.queue) as session:
         yield session
 
 

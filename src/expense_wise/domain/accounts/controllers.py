@@ -44,8 +44,6 @@ class AuthController(Controller):
         await limit_auth_attempts(request, data.email)
         user = await services.register_user(session, data.email, data.password, data.name)
         await notifications.queue_verification_email(session, request.app.state.settings, user)
-        await session.commit()
-        await notifications.dispatch_queued_emails(session, request.app.state.queue)
         return services.to_schema(user)
 
     @post(
@@ -63,9 +61,7 @@ class AuthController(Controller):
     ) -> schemas.TokenPair:
         await limit_auth_attempts(request, data.email)
         user = await services.authenticate(session, data.email, data.password)
-        pair = await services.issue_tokens(session, user.id, state.settings.auth)
-        await session.commit()
-        return pair
+        return await services.issue_tokens(session, user.id, state.settings.auth)
 
     @post(
         "/api/v1/auth/refresh",

@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from expense_wise.api import error_responses
 from expense_wise.domain.accounts.auth import AuthUser
 from expense_wise.domain.budgets import schemas, services
-from expense_wise.domain.notifications.services import dispatch_queued_emails
 
 
 class BudgetController(Controller):
@@ -38,7 +37,6 @@ class BudgetController(Controller):
     ) -> schemas.Budget:
         quota = state.settings.quotas.budgets
         row = await services.create_budget(session, current_user.id, data, quota)
-        await dispatch_queued_emails(session, state.queue)
         return (await services.to_schemas(session, current_user.id, [row]))[0]
 
     @get(
@@ -60,13 +58,11 @@ class BudgetController(Controller):
     async def update_budget(
         self,
         session: AsyncSession,
-        state: State,
         current_user: AuthUser,
         budget_id: uuid.UUID,
         data: schemas.BudgetUpdate,
     ) -> schemas.Budget:
         row = await services.update_budget(session, current_user.id, budget_id, data)
-        await dispatch_queued_emails(session, state.queue)
         return (await services.to_schemas(session, current_user.id, [row]))[0]
 
     @delete(

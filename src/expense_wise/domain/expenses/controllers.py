@@ -18,7 +18,6 @@ from expense_wise.domain.accounts.auth import AuthUser
 from expense_wise.domain.budgets.services import check_thresholds
 from expense_wise.domain.expenses import csv_io, schemas, services
 from expense_wise.domain.expenses.deps import FILTER_DEPENDENCIES
-from expense_wise.domain.notifications.services import dispatch_queued_emails
 from expense_wise.idempotency import request_fingerprint, run_idempotent
 
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
@@ -49,7 +48,6 @@ class ExpenseController(Controller):
     ) -> Response[schemas.Expense]:
         if idempotency_key is None:
             expense = await services.create_expense(session, current_user.id, data)
-            await dispatch_queued_emails(session, request.app.state.queue)  # budget alerts
             return Response(expense, status_code=HTTP_201_CREATED)
 
         async def create() -> tuple[int, schemas.Expense]:
@@ -60,7 +58,6 @@ class ExpenseController(Controller):
         response = await run_idempotent(
             session, current_user.id, idempotency_key, fingerprint, create
         )
-        await dispatch_queued_emails(session, request.app.state.queue)
         return response
 
     @get("/api/v1/expenses", operation_id="listExpenses", responses=error_responses())
@@ -128,8 +125,6 @@ class ExpenseController(Controller):
                 ],
             )
         await check_thresholds(session, current_user.id, utcnow().date())
-        await session.commit()
-        await dispatch_queued_emails(session, state.queue)  # budget alerts
         return result
 
     @get(
@@ -150,13 +145,11 @@ class ExpenseController(Controller):
     async def update_expense(
         self,
         session: AsyncSession,
-        state: State,
         current_user: AuthUser,
         expense_id: uuid.UUID,
         data: schemas.ExpenseUpdate,
     ) -> schemas.Expense:
         row = await services.update_expense(session, current_user.id, expense_id, data)
-        await dispatch_queued_emails(session, state.queue)  # budget alerts
         return services.to_schema(row)
 
     @delete(

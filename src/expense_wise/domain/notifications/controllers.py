@@ -44,7 +44,6 @@ class EmailAuthController(Controller):
         """Mail a new verification link to the account's address."""
         await limit_auth_attempts(request, f"verify:{current_user.id}")
         await services.resend_verification_email(session, state.settings, current_user.id)
-        await services.dispatch_queued_emails(session, state.queue)
         return schemas.Accepted(detail="a new verification link is on its way")
 
     @post(
@@ -64,7 +63,6 @@ class EmailAuthController(Controller):
         not it does, so the endpoint cannot be used to find out who has an account."""
         await limit_auth_attempts(request, data.email)
         await services.request_password_reset(session, state.settings, data.email)
-        await services.dispatch_queued_emails(session, state.queue)
         return schemas.Accepted(
             detail="if an account uses this address, a reset link is on its way"
         )

@@ -26,7 +26,7 @@ async def send_email(ctx: dict[str, Any], email_id: str) -> bool:
     """Send one outbox email (queued after the commit that recorded it). A failure is recorded
     in the row with its next attempt time; `flush_outbox` retries it, so a failed send needs no
     retry of this job."""
-    async with ctx["session_factory"]() as session:
+    async with job_session(ctx) as session:
         return await services.deliver(session, _mailer(ctx), ctx["settings"], uuid.UUID(email_id))
 
 
@@ -34,7 +34,7 @@ async def flush_outbox(ctx: dict[str, Any]) -> int:
     """Send every due pending email (a lost job, a Redis outage, a retry after backoff), then
     refresh the outbox gauges; returns how many were sent."""
     sent = 0
-    async with ctx["session_factory"]() as session:
+    async with job_session(ctx) as session:
         for email_id in await services.due_email_ids(session):
             if await services.deliver(session, _mailer(ctx), ctx["settings"], email_id):
                 sent += 1
@@ -48,7 +48,4 @@ async def send_monthly_summaries(ctx: dict[str, Any], month: str | None = None) 
     of the month still sends it; each user gets it once."""
     month = month or services.previous_month(utcnow().date())
     async with job_session(ctx) as session:
-        queued = await services.queue_monthly_summaries(session, month)
-    if ctx.get("queue") is not None:
-        await services.dispatch_queued_emails(session, ctx["queue"])
-    return queued
+        return await services.queue_monthly_summaries(session, month)

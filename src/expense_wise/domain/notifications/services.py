@@ -37,9 +37,9 @@ from expense_wise.domain.notifications.mailer import (
     build_message,
 )
 from expense_wise.logging import get_logger
-from expense_wise.runtime.queue import JobQueue, QueueUnavailable
 from expense_wise.security import hash_password, hash_token, new_opaque_token
 from expense_wise.settings import Settings
+from expense_wise.unit_of_work import enqueue_after_commit
 
 log = get_logger(__name__)
 
@@ -55,7 +55,6 @@ MAX_RETRY_SECONDS = 3600
 # Transient failures are retried this long before the email is given up on.
 GIVE_UP_AFTER = dt.timedelta(days=3)
 FLUSH_BATCH = 100
-_SESSION_KEY = "outbox_email_ids"
 # The right-hand side of our Message-IDs; the left-hand side is the outbox row id.
 MESSAGE_ID_DOMAIN = "expense-wise.mail"
 
@@ -76,7 +75,7 @@ async def queue_email(
 
     INSERT ... ON CONFLICT DO NOTHING: of concurrent transactions writing one key, one inserts
     and the others wait for it and then insert nothing, without aborting their transaction.
-    Call `dispatch_queued_emails` after the commit to send right away.
+    Its send job is queued once the transaction commits (see expense_wise.unit_of_work).
     """
     email_id = uuid.uuid4()
     values: dict[str, Any] = {
@@ -105,25 +104,8 @@ async def queue_email(
     if inserted is None:
         return None
     metrics.EMAILS_QUEUED.labels(kind).inc()
-    session.info.setdefault(_SESSION_KEY, []).append(inserted)
+    enqueue_after_commit(session, "send_email", str(inserted), job_id=f"send-email:{inserted}")
     return inserted
-
-
-async def dispatch_queued_emails(session: AsyncSession, queue: JobQueue) -> None:
-    """After the commit: queue a send job per email this session recorded. Best effort; the
-    periodic flush sends whatever this could not queue."""
-    email_ids: list[uuid.UUID] = session.info.pop(_SESSION_KEY, [])
-    for email_id in email_ids:
-        try:
-            await queue.enqueue("send_email", str(email_id), job_id=f"send-email:{email_id}")
-        except QueueUnavailable as error:
-            log.warning("email left to the outbox flush", email_id=str(email_id), error=str(error))
-            return
-
-
-def discard_queued_emails(session: AsyncSession) -> None:
-    """After a rollback: forget the emails that were not written."""
-    session.info.pop(_SESSION_KEY, None)
 
 
 def _dialect(session: AsyncSession) -> str:

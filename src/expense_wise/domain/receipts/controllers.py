@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from expense_wise.api import error_responses, page_size
 from expense_wise.domain.accounts.auth import AuthUser
 from expense_wise.domain.expenses import schemas as expense_schemas
-from expense_wise.domain.notifications.services import dispatch_queued_emails
 from expense_wise.domain.receipts import schemas, services
 
 # Room for the multipart envelope around a file of the maximum size.
@@ -126,17 +125,14 @@ class ReceiptController(Controller):
     )
     async def create_expense_from_receipt(
         self,
-        state: State,
         session: AsyncSession,
         current_user: AuthUser,
         receipt_id: uuid.UUID,
         data: schemas.ExpenseFromReceipt | None = None,
     ) -> expense_schemas.Expense:
-        expense = await services.create_expense_from_receipt(
+        return await services.create_expense_from_receipt(
             session, current_user.id, receipt_id, data or schemas.ExpenseFromReceipt()
         )
-        await dispatch_queued_emails(session, state.queue)  # budget alerts
-        return expense
 
     @delete(
         "/api/v1/receipts/{receipt_id:uuid}",

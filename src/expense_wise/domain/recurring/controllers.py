@@ -10,19 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from expense_wise.api import error_responses
 from expense_wise.domain.accounts.auth import AuthUser
 from expense_wise.domain.recurring import schemas, services
-from expense_wise.logging import get_logger
-from expense_wise.runtime.queue import JobQueue, QueueUnavailable
-
-log = get_logger(__name__)
-
-
-async def _generate_soon(queue: JobQueue, recurring_id: uuid.UUID) -> None:
-    """Create the occurrences already due without waiting for the periodic run (which
-    creates them anyway should this not get queued)."""
-    try:
-        await queue.enqueue("generate_recurring_expenses", str(recurring_id))
-    except QueueUnavailable as error:
-        log.warning("recurring expense left to the periodic run", error=str(error))
 
 
 class RecurringExpenseController(Controller):
@@ -53,7 +40,6 @@ class RecurringExpenseController(Controller):
         data: schemas.RecurringExpenseCreate,
     ) -> schemas.RecurringExpense:
         row = await services.create_recurring(session, current_user.id, data, state.settings.quotas)
-        await _generate_soon(state.queue, row.id)
         return services.to_schema(row)
 
     @get(
@@ -85,7 +71,6 @@ class RecurringExpenseController(Controller):
         row = await services.update_recurring(
             session, current_user.id, recurring_id, data, backfill_days
         )
-        await _generate_soon(state.queue, row.id)
         return services.to_schema(row)
 
     @delete(

@@ -7,7 +7,6 @@ from typing import Any
 
 from expense_wise import metrics
 from expense_wise.db.types import utcnow
-from expense_wise.domain.notifications.services import dispatch_queued_emails
 from expense_wise.domain.recurring import services
 from expense_wise.unit_of_work import job_session
 
@@ -21,7 +20,7 @@ async def generate_recurring_expenses(ctx: dict[str, Any], recurring_id: str | N
     if recurring_id is not None:
         ids: list[uuid.UUID] = [uuid.UUID(recurring_id)]
     else:
-        async with ctx["session_factory"]() as session:
+        async with job_session(ctx) as session:
             ids = list(await services.due_recurring_ids(session, today))
     created = 0
     for template_id in ids:
@@ -29,6 +28,4 @@ async def generate_recurring_expenses(ctx: dict[str, Any], recurring_id: str | N
             count = await services.generate_occurrences(session, template_id, today)
         metrics.RECURRING_OCCURRENCES_CREATED.inc(count)
         created += count
-        if ctx.get("queue") is not None:
-            await dispatch_queued_emails(session, ctx["queue"])
     return created

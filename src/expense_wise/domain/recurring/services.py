@@ -37,6 +37,7 @@ from expense_wise.domain.recurring.schedule import Schedule, next_occurrence, oc
 from expense_wise.money import format_amount
 from expense_wise.quotas import check_quota
 from expense_wise.settings import QuotaSettings
+from expense_wise.unit_of_work import enqueue_after_commit
 
 # Occurrences created per template and run; a long catch-up continues on the next run.
 MAX_OCCURRENCES_PER_RUN = 500
@@ -100,6 +101,12 @@ async def get_recurring(
     )
 
 
+def _generate_soon(session: AsyncSession, recurring_id: uuid.UUID) -> None:
+    """Create the occurrences already due without waiting for the periodic run (which
+    creates them anyway should this not get queued)."""
+    enqueue_after_commit(session, "generate_recurring_expenses", str(recurring_id))
+
+
 async def create_recurring(
     session: AsyncSession,
     user_id: uuid.UUID,
@@ -128,6 +135,7 @@ async def create_recurring(
         ends_on=data.ends_on,
     )
     session.add(row)
+    _generate_soon(session, row.id)
     await session.commit()
     return row
 
@@ -169,6 +177,7 @@ async def update_recurring(
     if starts_on != row.starts_on or ends_on != row.ends_on:
         _check_dates(starts_on, ends_on, backfill_days)
     row.starts_on, row.ends_on = starts_on, ends_on
+    _generate_soon(session, row.id)
     await session.commit()
     return row
 
