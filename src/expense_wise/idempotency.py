@@ -4,10 +4,15 @@ first response back and creates nothing; the same key with another body is refus
 The key row is written in the same transaction as the resource, so a crash between the two is
 impossible, and two concurrent requests with one key cannot both create: the loser hits the
 primary key, rolls back and replays the winner's response.
+
+Keys expire after IDEMPOTENCY_KEY_TTL (24 h): a retry comes within minutes, and keeping every
+key forever would grow the table with every create. An expired key counts as unused even
+before the hourly sweeper (`expire_idempotency_keys`) deletes it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
@@ -15,14 +20,19 @@ from typing import Any
 
 import msgspec
 from litestar import Response
-from sqlalchemy import select
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expense_wise.api import field_error, unprocessable
 from expense_wise.db import models as m
+from expense_wise.db.types import utcnow
+from expense_wise.logging import get_logger
 
+log = get_logger(__name__)
 MAX_KEY_LENGTH = 200
+SWEEP_INTERVAL_SECONDS = 3600
+SWEEP_BATCH = 10_000  # rows per DELETE, so one sweep never holds long locks
 
 
 def request_fingerprint(method: str, path: str, body: bytes) -> str:
@@ -50,8 +60,10 @@ async def run_idempotent(
     key: str | None,
     fingerprint: str,
     create: Callable[[], Awaitable[tuple[int, Any]]],
+    ttl_seconds: int,
 ) -> Response[Any]:
-    """Run `create` (which adds rows but does not commit) once per (user, key)."""
+    """Run `create` (which adds rows but does not commit) once per (user, key) within
+    `ttl_seconds` of the key's first use."""
     if key is None:
         status_code, body = await create()
         await session.commit()
@@ -60,7 +72,10 @@ async def run_idempotent(
         raise field_error("Idempotency-Key", f"must be 1 to {MAX_KEY_LENGTH} characters")
     existing = await session.get(m.IdempotencyKey, (user_id, key))
     if existing is not None:
-        return _replay(existing, fingerprint)
+        if existing.created_at > utcnow() - dt.timedelta(seconds=ttl_seconds):
+            return _replay(existing, fingerprint)
+        await session.delete(existing)  # expired, not yet swept: the key is free again
+        await session.flush()
     status_code, body = await create()
     encoded = msgspec.json.encode(body)
     session.add(
@@ -85,3 +100,30 @@ async def run_idempotent(
             raise
         return _replay(winner, fingerprint)
     return Response(content=encoded, status_code=status_code, media_type="application/json")
+
+
+async def expire_idempotency_keys(ctx: dict[str, Any]) -> int:
+    """Periodic job: delete the keys older than IDEMPOTENCY_KEY_TTL; returns how many."""
+    ttl = ctx["settings"].server.idempotency_key_ttl
+    cutoff = utcnow() - dt.timedelta(seconds=ttl)
+    deleted = 0
+    while True:
+        async with ctx["session_factory"]() as session:
+            expired = (
+                select(m.IdempotencyKey.user_id, m.IdempotencyKey.key)
+                .where(m.IdempotencyKey.created_at < cutoff)
+                .limit(SWEEP_BATCH)
+            )
+            result = await session.execute(
+                delete(m.IdempotencyKey).where(
+                    tuple_(m.IdempotencyKey.user_id, m.IdempotencyKey.key).in_(expired)
+                )
+            )
+            await session.commit()
+        count: int = result.rowcount  # type: ignore[attr-defined]
+        deleted += count
+        if count < SWEEP_BATCH:
+            break
+    if deleted:
+        log.info("idempotency keys expired", count=deleted)
+    return deleted

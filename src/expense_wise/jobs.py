@@ -23,6 +23,8 @@ from expense_wise.domain.recurring.jobs import (
     GENERATE_INTERVAL_SECONDS,
     generate_recurring_expenses,
 )
+from expense_wise.idempotency import SWEEP_INTERVAL_SECONDS as IDEMPOTENCY_SWEEP_SECONDS
+from expense_wise.idempotency import expire_idempotency_keys
 from expense_wise.runtime.jobs import JobRegistry, every, instrumented
 
 
@@ -32,6 +34,7 @@ def cron_jobs() -> list[CronJob]:
         every(sweep_receipts, SWEEP_INTERVAL_SECONDS, run_at_startup=True),
         every(flush_outbox, FLUSH_INTERVAL_SECONDS, run_at_startup=True),
         every(generate_recurring_expenses, GENERATE_INTERVAL_SECONDS, run_at_startup=True),
+        every(expire_idempotency_keys, IDEMPOTENCY_SWEEP_SECONDS, run_at_startup=True),
         # Hourly on the 1st to 3rd: a worker down at the turn of the month still sends the
         # summary, and its dedupe key keeps it to one per user and month.
         cron(
@@ -51,6 +54,7 @@ JOB_REGISTRY = JobRegistry(
         flush_outbox,
         send_monthly_summaries,
         generate_recurring_expenses,
+        expire_idempotency_keys,
     ],
     cron_jobs=cron_jobs,
     # The worker publishes backup freshness, so it is measured wherever a worker runs.

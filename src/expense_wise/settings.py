@@ -56,6 +56,7 @@ class ServerSettings(msgspec.Struct, frozen=True):
     trusted_proxies: tuple[str, ...]
     # Strict-Transport-Security max-age sent on HTTPS requests; 0 sends none.
     hsts_max_age: int
+    idempotency_key_ttl: int  # seconds an Idempotency-Key is remembered
 
 
 class DatabaseSettings(msgspec.Struct, frozen=True):
@@ -382,6 +383,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         public_base_url=read.get("PUBLIC_BASE_URL", _str, f"http://127.0.0.1:{port}").rstrip("/"),
         trusted_proxies=read.get("TRUSTED_PROXIES", parse_networks, ()),
         hsts_max_age=read.get("HSTS_MAX_AGE", parse_seconds_or_zero, 365 * 86400),
+        idempotency_key_ttl=read.get("IDEMPOTENCY_KEY_TTL", parse_duration, 24 * 3600),
     )
 
     database_url = read.get("DATABASE_URL", parse_database_url, "")

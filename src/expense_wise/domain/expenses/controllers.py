@@ -56,7 +56,12 @@ class ExpenseController(Controller):
         # The key's row is written in the same transaction as the expense (see idempotency).
         fingerprint = request_fingerprint("POST", request.url.path, await request.body())
         response = await run_idempotent(
-            session, current_user.id, idempotency_key, fingerprint, create
+            session,
+            current_user.id,
+            idempotency_key,
+            fingerprint,
+            create,
+            request.app.state.settings.server.idempotency_key_ttl,
         )
         return response
 
