@@ -1,6 +1,8 @@
-"""Render the synthetic receipts under tests/data/receipts, with their ground truth.
+"""Render the synthetic receipts under tests/data/receipts, with their ground truth, and
+the README's sample receipt examples/receipt.jpg.
 
-    .venv/bin/python scripts/make_test_receipts.py
+    .venv/bin/python scripts/make_test_receipts.py            # tests/data/receipts
+    .venv/bin/python scripts/make_test_receipts.py example    # examples/receipt.jpg
 
 The receipt tests run on these, so that they run wherever the repository is checked out
 (the scanned receipts of ../shared are for the benchmarks). Shops, addresses and numbers
@@ -16,12 +18,15 @@ from __future__ import annotations
 import io
 import json
 import random
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-OUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "receipts"
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "tests" / "data" / "receipts"
+EXAMPLE_OUT = ROOT / "examples" / "receipt.jpg"
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
 BOLD = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf"
 WIDTH = 620
@@ -215,6 +220,28 @@ RECEIPTS = [
 ]
 
 
+# The receipt of the README's curl example (the expense it creates by hand is the same one).
+EXAMPLE = Receipt(
+    name="receipt",
+    merchant="CORNER CAFE",
+    date_iso="2024-05-01",
+    total="12.50",
+    header=["CORNER CAFE", "1 MARKET STREET", "SPRINGFIELD"],
+    bold_lines=1,
+    body=[
+        ("DATE: 01/05/2024", "08:41"),
+        ("", ""),
+        ("FLAT WHITE 2 X 3.80", "7.60"),
+        ("CROISSANT", "3.20"),
+        ("ORANGE JUICE", "1.70"),
+        ("", ""),
+        ("TOTAL", "12.50"),
+        ("CARD", "12.50"),
+    ],
+    footer=["THANK YOU"],
+)
+
+
 def row(left: str, right: str) -> str:
     return left + right.rjust(COLUMNS - len(left)) if right else left
 
@@ -258,6 +285,11 @@ def render(receipt: Receipt, rng: random.Random) -> bytes:
 
 
 def main() -> None:
+    if sys.argv[1:] == ["example"]:
+        EXAMPLE_OUT.parent.mkdir(parents=True, exist_ok=True)
+        EXAMPLE_OUT.write_bytes(render(EXAMPLE, random.Random(15)))
+        print(f"wrote {EXAMPLE_OUT}")
+        return
     OUT.mkdir(parents=True, exist_ok=True)
     rng = random.Random(15)
     for receipt in RECEIPTS:
