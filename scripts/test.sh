@@ -13,6 +13,8 @@ command -v pg_ctlcluster >/dev/null || command -v postgres >/dev/null \
 command -v pg_dump >/dev/null || need_packages+=(postgresql-client)
 command -v redis-server >/dev/null || need_packages+=(redis-server)
 command -v curl >/dev/null || need_packages+=(curl)
+# The browser that Playwright drives in tests/web (Playwright never downloads its own).
+command -v chromium >/dev/null || need_packages+=(chromium)
 # nginx in front of `serve` in tests/infra/test_proxy.py (make infra-check).
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_packages+=(nginx)
 if [ ${#need_packages[@]} -gt 0 ]; then

@@ -486,9 +486,12 @@ def wait_for_http(
 
 
 @contextmanager
-def live_server(env: dict[str, str], *args: str) -> Iterator[tuple[str, subprocess.Popen[Any]]]:
-    """`expense-wise serve` in a child process on a free port; yields (base URL, process)."""
-    port = free_port()
+def live_server(
+    env: dict[str, str], *args: str, port: int | None = None
+) -> Iterator[tuple[str, subprocess.Popen[Any]]]:
+    """`expense-wise serve` in a child process on `port` (default: a free one); yields
+    (base URL, process)."""
+    port = port or free_port()
     # Output goes to a file: an unread pipe would block a chatty server once it fills up.
     output = tempfile.NamedTemporaryFile(prefix="expense-wise-serve-", suffix=".log")  # noqa: SIM115
     process = subprocess.Popen(

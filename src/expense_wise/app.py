@@ -15,7 +15,6 @@ from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
@@ -74,6 +73,8 @@ from expense_wise.runtime.in_process import InProcessQueue
 from expense_wise.runtime.jobs import job_context
 from expense_wise.settings import Settings, load_settings, with_local_jwt_secret
 from expense_wise.storage import create_storage
+from expense_wise.web.docs import OfflineSwaggerUI, docs_router
+from expense_wise.web.pages import EmailLinkPages, root, static_files, template_config
 
 log = get_logger("expense_wise")
 
@@ -175,7 +176,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             BudgetController,
             RecurringExpenseController,
             receipt_routes(settings.storage.receipt_max_bytes),
+            EmailLinkPages,
+            root,
+            static_files(),
         ],
+        template_config=template_config(),
         dependencies=DEPENDENCIES,
         middleware=[
             *asgi_middleware(),
@@ -202,7 +207,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             description="Self-hostable expense tracking: accounts, expenses, budgets, "
             "receipts with OCR, reports.",
             path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            render_plugins=[OfflineSwaggerUI()],
+            openapi_router=docs_router(),
             components=Components(
                 security_schemes={
                     "BearerToken": SecurityScheme(

@@ -61,6 +61,7 @@ def serve(host: str | None, port: int | None, workers: int | None, migrate: bool
     get_logger("expense_wise").info(
         "embedded default: no external servers needed" if embedded else "production setup",
         **settings.describe(),
+        docs=f"{settings.server.public_base_url}/schema",
     )
     if migrate:
         from expense_wise.db.migrate import upgrade

@@ -51,6 +51,8 @@ class ServerSettings(msgspec.Struct, frozen=True):
     import_max_rows: int  # rows one CSV import may hold
     shutdown_timeout: int
     public_base_url: str
+    # Base of the links in emails: this service's own pages, or another front end's.
+    frontend_url: str
     # Networks whose X-Forwarded-For hops are believed (the ingress, the load balancer);
     # empty trusts no one, so a client cannot choose the address it is rate-limited by.
     trusted_proxies: tuple[str, ...]
@@ -371,6 +373,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         )
         log_level = "INFO"
     port = read.get("PORT", parse_port, 8000)
+    public_base_url = read.get("PUBLIC_BASE_URL", _str, f"http://127.0.0.1:{port}").rstrip("/")
     server = ServerSettings(
         host=read.get("HOST", _str, "127.0.0.1"),
         port=port,
@@ -380,7 +383,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_request_bytes=read.get("MAX_REQUEST_BYTES", parse_size, 1024 * 1024),
         import_max_rows=read.get("IMPORT_MAX_ROWS", parse_positive_int, 50_000),
         shutdown_timeout=read.get("SHUTDOWN_TIMEOUT", parse_duration, 30),
-        public_base_url=read.get("PUBLIC_BASE_URL", _str, f"http://127.0.0.1:{port}").rstrip("/"),
+        public_base_url=public_base_url,
+        frontend_url=read.get("FRONTEND_URL", _str, public_base_url).rstrip("/"),
         trusted_proxies=read.get("TRUSTED_PROXIES", parse_networks, ()),
         hsts_max_age=read.get("HSTS_MAX_AGE", parse_seconds_or_zero, 365 * 86400),
         idempotency_key_ttl=read.get("IDEMPOTENCY_KEY_TTL", parse_duration, 24 * 3600),

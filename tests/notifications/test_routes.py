@@ -263,3 +263,23 @@ async def test_a_new_verification_mail_can_be_requested_until_verified(
         assert verified.status_code == 204
         done = await client.post("/api/v1/me/verification-email", headers=account.headers)
         assert done.status_code == 409
+
+
+async def test_frontend_url_points_the_links_at_another_app(
+    mail_env: dict[str, str], smtp_server: SmtpServer
+) -> None:
+    env = {**mail_env, "FRONTEND_URL": "https://web.example.org/account/"}
+    async with running_app(env) as client:
+        await register(client, "lin@example.com")
+        reset = await client.post("/api/v1/auth/password-reset", json={"email": "lin@example.com"})
+        assert reset.status_code == 202
+        await run_worker_burst(env)
+        messages = await smtp_server.wait_for(2)
+    links = sorted(
+        re.findall(r"\S+\?token=", message.get_body(preferencelist=("plain",)).get_content())[0]
+        for message in messages
+    )
+    assert links == [
+        "https://web.example.org/account/reset-password?token=",
+        "https://web.example.org/account/verify-email?token=",
+    ]

@@ -40,6 +40,11 @@ PUBLIC_PATHS = [
     "^/schema",
     # Everything under /auth/ is public (it is how one gets a token) except logout-all.
     "^/api/v1/auth/(?!logout-all$)",
+    # The browser side: the docs' redirect, the pages behind links in emails, their assets.
+    "^/$",
+    "^/verify-email$",
+    "^/reset-password$",
+    "^/static/",
 ]
 # Writing last_used_at on every request would turn reads into writes; once a minute is plenty.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)

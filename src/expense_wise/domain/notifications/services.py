@@ -161,7 +161,7 @@ async def _use_token(session: AsyncSession, row: m.OneTimeToken) -> None:
 
 async def queue_verification_email(session: AsyncSession, settings: Settings, user: m.User) -> None:
     token = await issue_token(session, user.id, VERIFY_EMAIL)
-    link = f"{settings.server.public_base_url}/verify-email?token={token}"
+    link = f"{settings.server.frontend_url}/verify-email?token={token}"
     await queue_email(
         session,
         kind=VERIFY_EMAIL,
@@ -204,7 +204,7 @@ async def request_password_reset(session: AsyncSession, settings: Settings, emai
     if user is None:
         return
     token = await issue_token(session, user.id, PASSWORD_RESET)
-    link = f"{settings.server.public_base_url}/reset-password?token={token}"
+    link = f"{settings.server.frontend_url}/reset-password?token={token}"
     await queue_email(
         session,
         kind=PASSWORD_RESET,
