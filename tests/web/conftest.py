@@ -20,7 +20,9 @@ def chromium_path() -> str:
     missing_data("Debian's chromium is not installed (scripts/test.sh installs it)")
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: sync Playwright keeps an event loop running in this thread
+# while it is open, which the async tests' loop cannot share.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
