@@ -54,6 +54,7 @@ def serve(host: str | None, port: int | None, workers: int | None, migrate: bool
     import uvicorn
 
     from expense_wise.logging import configure_logging, get_logger
+    from expense_wise.slow_clients import SlowClientGuard
 
     settings = settings_or_exit()
     configure_logging(settings.server.log_level, json_output=settings.app_env == "production")
@@ -90,6 +91,8 @@ def serve(host: str | None, port: int | None, workers: int | None, migrate: bool
         proxy_headers=bool(settings.server.trusted_proxies),
         forwarded_allow_ips=list(settings.server.trusted_proxies),
         timeout_graceful_shutdown=settings.server.shutdown_timeout,
+        # Deadlines for request headers and bodies (slow clients); see slow_clients.py.
+        http=SlowClientGuard,
         log_config=None,
         access_log=False,
         server_header=False,

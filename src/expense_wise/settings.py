@@ -59,6 +59,10 @@ class ServerSettings(msgspec.Struct, frozen=True):
     # Strict-Transport-Security max-age sent on HTTPS requests; 0 sends none.
     hsts_max_age: int
     idempotency_key_ttl: int  # seconds an Idempotency-Key is remembered
+    # Deadlines of a request's headers (from its first byte) and body (from its headers):
+    # slower clients are disconnected (see slow_clients.py).
+    header_timeout: int = 10
+    body_timeout: int = 60
 
 
 class DatabaseSettings(msgspec.Struct, frozen=True):
@@ -386,6 +390,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         public_base_url=public_base_url,
         frontend_url=read.get("FRONTEND_URL", _str, public_base_url).rstrip("/"),
         trusted_proxies=read.get("TRUSTED_PROXIES", parse_networks, ()),
+        header_timeout=read.get("SERVER_HEADER_TIMEOUT", parse_duration, 10),
+        body_timeout=read.get("SERVER_BODY_TIMEOUT", parse_duration, 60),
         hsts_max_age=read.get("HSTS_MAX_AGE", parse_seconds_or_zero, 365 * 86400),
         idempotency_key_ttl=read.get("IDEMPOTENCY_KEY_TTL", parse_duration, 24 * 3600),
     )
