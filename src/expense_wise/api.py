@@ -5,13 +5,15 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import re
 import uuid
-from typing import Any, Protocol, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import QueryParameter
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -124,10 +126,25 @@ def integrity_error_handler(_request: Request[Any, Any, Any], exc: IntegrityErro
     )
 
 
-def data_error_handler(_request: Request[Any, Any, Any], exc: DataError) -> Response[Any]:
+# What the client is told about a value the database refused, by SQLSTATE: the database's
+# own message names its internals (and is in the server's language), so it goes to the log.
+_DATA_ERRORS = {
+    "22021": "text must not contain NUL characters",  # character_not_in_repertoire
+    "22P05": "text must not contain NUL characters",  # untranslatable_character
+    "22001": "a text is too long",  # string_data_right_truncation
+    "22003": "a number is out of range",  # numeric_value_out_of_range
+    "22008": "a date is out of range",  # datetime_field_overflow
+}
+
+
+def data_error_handler(request: Request[Any, Any, Any], exc: DataError) -> Response[Any]:
     # Input that passed validation but that the database cannot store, e.g. a NUL character
     # in a text field on PostgreSQL: the client's fault, so a 422 and not a 500.
-    reason = str(exc.orig).splitlines()[0] if exc.orig else "invalid value"
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate is None and "NUL (0x00)" in str(exc.orig):
+        sqlstate = "22021"  # psycopg refuses a NUL itself, before sending, with no SQLSTATE
+    reason = _DATA_ERRORS.get(sqlstate or "", "a value cannot be stored")
+    log.info("value refused by the database", path=request.url.path, sqlstate=sqlstate)
     return _error_response(
         422,
         {
@@ -211,6 +228,31 @@ def page_size(limit: int | None) -> int:
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise field_error("limit", f"must be between 1 and {MAX_PAGE_SIZE}")
     return limit
+
+
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def provide_page_size(
+    request: Request[Any, Any, Any],
+    limit: Annotated[
+        int | None,
+        QueryParameter(
+            name="limit",
+            ge=1,
+            le=MAX_PAGE_SIZE,
+            description=f"Items per page, digits 0-9 only (default {DEFAULT_PAGE_SIZE})",
+        ),
+    ] = None,
+) -> int:
+    """The page size of every list endpoint (dependency `page_limit`).
+
+    Litestar converts query integers leniently ("1e2" is 100); the documented grammar is
+    plain ASCII digits, so the raw text is checked too."""
+    raw = request.query_params.get("limit")
+    if raw is not None and _DIGITS.fullmatch(raw) is None:
+        raise field_error("limit", "must be a whole number in digits 0-9, such as 50")
+    return page_size(limit)
 
 
 def client_ip(request: Request[Any, Any, Any]) -> str:

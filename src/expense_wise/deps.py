@@ -11,6 +11,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from expense_wise.api import provide_page_size
 from expense_wise.domain.accounts.auth import AuthUser
 from expense_wise.unit_of_work import unit_of_work
 
@@ -30,4 +31,5 @@ def provide_current_user(request: Request[Any, Any, Any]) -> AuthUser:
 DEPENDENCIES = {
     "session": Provide(provide_session),
     "current_user": Provide(provide_current_user, sync_to_thread=False),
+    "page_limit": Provide(provide_page_size, sync_to_thread=False),
 }

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 
 # Active ISO 4217 codes. Minor-unit exceptions are listed below; every other code has 2.
 ISO_4217 = frozenset(
@@ -27,8 +28,23 @@ _QUANTUM = {places: Decimal(1).scaleb(-places) for places in (0, 2, 3)}
 MAX_AMOUNT = Decimal("1000000000")  # one billion: beyond any real expense, far below BIGINT
 
 
+# The whole grammar of an amount: ASCII digits, then optionally a point and more digits
+# ("12", "12.50"). Python's Decimal also reads "1_000", "1e2", " 12 ", "+5", ".5" and digits
+# of other scripts ("١٢٣"); none of those is a way this API writes an amount, so none is read.
+_AMOUNT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+AMOUNT_FORMAT = "must be a decimal number such as 12.50 (digits 0-9 and an optional point)"
+
+
 class AmountError(ValueError):
     pass
+
+
+def _decimal(text: str) -> Decimal:
+    """The Decimal of `text` if it follows the amount grammar (a leading minus allowed, so
+    that a negative amount gets its own message); AmountError otherwise."""
+    if _AMOUNT.fullmatch(text) is None:
+        raise AmountError(AMOUNT_FORMAT)
+    return Decimal(text)
 
 
 def is_currency(code: str) -> bool:
@@ -42,16 +58,17 @@ def minor_units(currency: str) -> int:
 def parse_amount(value: str | int | float | Decimal, currency: str) -> Decimal:
     """A positive amount with no more decimals than `currency` allows; AmountError otherwise.
 
-    Floats are converted through their shortest repr, so 12.5 means "12.5", not its binary value.
+    A JSON number is read through its shortest repr, so 12.5 means "12.5", not its binary
+    value, and one whose repr needs an exponent (1e-05, 1e+20) is refused like the string.
     """
     if isinstance(value, bool):
-        raise AmountError("must be a decimal number")
-    try:
-        amount = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
-    except InvalidOperation as error:
-        raise AmountError("must be a decimal number such as 12.50") from error
-    if not amount.is_finite():
-        raise AmountError("must be a finite number")
+        raise AmountError(AMOUNT_FORMAT)
+    if isinstance(value, Decimal):  # already parsed (a stored amount, a receipt's total)
+        amount = value
+        if not amount.is_finite():
+            raise AmountError(AMOUNT_FORMAT)
+    else:
+        amount = _decimal(repr(value) if isinstance(value, float) else str(value))
     if amount <= 0:
         raise AmountError("must be greater than 0")
     if amount >= MAX_AMOUNT:
@@ -66,11 +83,8 @@ def parse_amount(value: str | int | float | Decimal, currency: str) -> Decimal:
 
 def parse_bound(value: str) -> Decimal:
     """A filter bound such as min_amount: a non-negative decimal with at most 4 places."""
-    try:
-        amount = Decimal(value.strip())
-    except InvalidOperation as error:
-        raise AmountError("must be a decimal number such as 12.50") from error
-    if not amount.is_finite() or amount < 0 or amount >= MAX_AMOUNT:
+    amount = _decimal(value)
+    if amount < 0 or amount >= MAX_AMOUNT:
         raise AmountError(f"must be between 0 and {MAX_AMOUNT}")
     if amount != amount.quantize(Decimal("0.0001")):
         raise AmountError("must have at most 4 decimal places")

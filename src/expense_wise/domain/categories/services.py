@@ -31,6 +31,14 @@ def name_key(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
+def clean_name(name: str) -> str:
+    """Spacing normalised; a name that is only spaces is refused, not stored as ''."""
+    cleaned = " ".join(name.split())
+    if not cleaned:
+        raise field_error("name", "must not be blank")
+    return cleaned
+
+
 def to_schema(row: m.Category) -> schemas.Category:
     return schemas.Category(id=row.id, name=row.name, color=row.color, created_at=row.created_at)
 
@@ -89,7 +97,7 @@ async def _commit_unique(session: AsyncSession, name: str) -> None:
 async def create_category(
     session: AsyncSession, user_id: uuid.UUID, data: schemas.CategoryCreate, quota: int
 ) -> m.Category:
-    name = " ".join(data.name.split())
+    name = clean_name(data.name)
     await _check_unique(session, user_id, name)
     await check_quota(session, m.Category, user_id, "categories", quota)
     row = m.Category(user_id=user_id, name=name, name_key=name_key(name), color=data.color)
@@ -103,7 +111,7 @@ async def update_category(
 ) -> m.Category:
     row = await get_category(session, user_id, category_id)
     if data.name is not msgspec.UNSET:
-        name = " ".join(data.name.split())
+        name = clean_name(data.name)
         await _check_unique(session, user_id, name, except_id=row.id)
         row.name, row.name_key = name, name_key(name)
     if data.color is not msgspec.UNSET:

@@ -12,7 +12,7 @@ from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from expense_wise.api import ApiError, error_responses, page_size
+from expense_wise.api import ApiError, error_responses
 from expense_wise.db.types import utcnow
 from expense_wise.domain.accounts.auth import AuthUser
 from expense_wise.domain.budgets.services import check_thresholds
@@ -71,11 +71,11 @@ class ExpenseController(Controller):
         session: AsyncSession,
         current_user: AuthUser,
         filters: schemas.ExpenseFilters,
-        limit: Annotated[int | None, QueryParameter(name="limit", ge=1, le=200)] = None,
+        page_limit: int,
         cursor: Annotated[str | None, QueryParameter(name="cursor", max_length=200)] = None,
     ) -> schemas.ExpensePage:
         items, next_cursor = await services.list_expenses(
-            session, current_user.id, filters, page_size(limit), cursor
+            session, current_user.id, filters, page_limit, cursor
         )
         return schemas.ExpensePage(items=items, next_cursor=next_cursor)
 

@@ -93,6 +93,15 @@ def checked_amount(value: Any, currency: str, field: str = "amount") -> Decimal:
         raise api.field_error(field, str(error)) from error
 
 
+def checked_merchant(merchant: str) -> str:
+    """The merchant without surrounding spaces; one that is only spaces is refused, not
+    stored as ''."""
+    cleaned = merchant.strip()
+    if not cleaned:
+        raise api.field_error("merchant", "must not be blank")
+    return cleaned
+
+
 def checked_date(value: dt.date, field: str) -> dt.date:
     if not in_range(value):
         raise api.field_error(field, DATE_RANGE_MESSAGE)
@@ -241,7 +250,7 @@ async def _validated_values(
         "amount": amount,
         "currency": currency,
         "occurred_on": data.occurred_on,
-        "merchant": data.merchant.strip(),
+        "merchant": checked_merchant(data.merchant),
         "merchant_key": merchant_key(data.merchant),
         "category_id": data.category_id,
         "note": data.note,
@@ -335,7 +344,7 @@ async def update_expense(
     if data.occurred_on is not msgspec.UNSET:
         row.occurred_on = checked_date(data.occurred_on, "occurred_on")
     if data.merchant is not msgspec.UNSET:
-        row.merchant = data.merchant.strip()
+        row.merchant = checked_merchant(data.merchant)
         row.merchant_key = merchant_key(data.merchant)
     if data.category_id is not msgspec.UNSET:
         await ensure_owned(session, user_id, data.category_id, "category_id")

@@ -12,7 +12,7 @@ from litestar.response import Redirect
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_307_TEMPORARY_REDIRECT
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from expense_wise.api import error_responses, page_size
+from expense_wise.api import error_responses
 from expense_wise.domain.accounts.auth import AuthUser
 from expense_wise.domain.expenses import schemas as expense_schemas
 from expense_wise.domain.receipts import schemas, services
@@ -62,7 +62,7 @@ class ReceiptController(Controller):
         self,
         session: AsyncSession,
         current_user: AuthUser,
-        limit: Annotated[int | None, QueryParameter(name="limit", ge=1, le=200)] = None,
+        page_limit: int,
         cursor: Annotated[str | None, QueryParameter(name="cursor", max_length=200)] = None,
         q: Annotated[
             str | None,
@@ -73,7 +73,7 @@ class ReceiptController(Controller):
         status: Annotated[schemas.ReceiptStatus | None, QueryParameter(name="status")] = None,
     ) -> schemas.ReceiptPage:
         rows, next_cursor = await services.list_receipts(
-            session, current_user.id, page_size(limit), cursor, q=q, status=status
+            session, current_user.id, page_limit, cursor, q=q, status=status
         )
         return schemas.ReceiptPage(
             items=[services.to_schema(row) for row in rows], next_cursor=next_cursor

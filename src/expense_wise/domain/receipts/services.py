@@ -384,7 +384,7 @@ async def create_expense_from_receipt(
     assert amount is not None and occurred_on is not None and merchant is not None
     _check_reviewed(receipt, overrides)
     data = expense_schemas.ExpenseCreate(
-        amount=str(amount) if isinstance(amount, Decimal) else amount,
+        amount=format(amount, "f") if isinstance(amount, Decimal) else amount,
         occurred_on=occurred_on,
         merchant=merchant,
         currency=overrides.currency or receipt.currency,

@@ -27,6 +27,7 @@ from expense_wise.domain.expenses.services import (
     checked_amount,
     checked_currency,
     checked_date,
+    checked_merchant,
     clean_tags,
     default_currency,
     dialect_of,
@@ -124,7 +125,7 @@ async def create_recurring(
         user_id=user_id,
         amount=checked_amount(data.amount, currency),
         currency=currency,
-        merchant=data.merchant.strip(),
+        merchant=checked_merchant(data.merchant),
         category_id=data.category_id,
         note=data.note,
         tags=clean_tags(data.tags),
@@ -158,7 +159,7 @@ async def update_recurring(
         row.amount = checked_amount(row.amount, currency)
     row.currency = currency
     if data.merchant is not msgspec.UNSET:
-        row.merchant = data.merchant.strip()
+        row.merchant = checked_merchant(data.merchant)
     if data.category_id is not msgspec.UNSET:
         await ensure_owned(session, user_id, data.category_id, "category_id")
         row.category_id = data.category_id
