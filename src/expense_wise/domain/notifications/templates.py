@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import html
+import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+# Longest account name quoted in a mail; registration accepts up to 200 characters.
+MAX_NAME_IN_MAIL = 40
+# Words that a mail client could turn into a link: a URL, www.*, an address, a domain name.
+_LINK_LIKE = re.compile(
+    r"://|^\W*(?:mailto|tel|sms|data|javascript):|www\.|@|[\w-]\.[a-z]{2,}\b", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)
@@ -30,8 +39,25 @@ def _link(url: str) -> str:
     return f'<a href="{escaped}">{escaped}</a>'
 
 
+def name_for_mail(name: str | None) -> str | None:
+    """An account name as a mail may quote it. Anyone can register any address with any
+    name, so the name must not carry a link, a control or direction-override character, or a
+    paragraph of text into a mail the service sends to that address."""
+    if not name:
+        return None
+    visible = "".join(
+        " " if unicodedata.category(char).startswith(("C", "Z")) else char for char in name
+    )
+    words = [word for word in visible.split() if not _LINK_LIKE.search(word)]
+    cleaned = " ".join(words)
+    if len(cleaned) > MAX_NAME_IN_MAIL:
+        cleaned = cleaned[: MAX_NAME_IN_MAIL - 1].rstrip() + "\u2026"
+    return cleaned or None
+
+
 def verify_email(name: str | None, link: str, token: str, valid_hours: int) -> RenderedEmail:
-    greeting = f"Hello {name}," if name else "Hello,"
+    shown = name_for_mail(name)
+    greeting = f"Hello {shown}," if shown else "Hello,"
     subject = "Confirm your email address"
     text = (
         f"{greeting}\n\n"
