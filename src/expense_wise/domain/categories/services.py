@@ -126,23 +126,39 @@ async def delete_category(
     category_id: uuid.UUID,
     reassign_to: uuid.UUID | None,
 ) -> None:
+    """Delete a category nothing uses; one used by expenses or budgets needs `reassign_to`,
+    which moves both to another category. Nothing is deleted along with it: a budget is
+    something the user set up, so it is never dropped silently."""
     row = await get_category(session, user_id, category_id)
-    in_use = await session.scalar(
-        select(func.count()).select_from(m.Expense).where(m.Expense.category_id == row.id)
-    )
-    if in_use:
+    expenses, budgets = await _uses(session, row.id)
+    if expenses or budgets:
         if reassign_to is None:
             raise conflict(
-                f"category is used by {in_use} expenses; pass ?reassign_to=<category id>",
-                expenses=in_use,
+                f"category is used by {expenses} expenses and {budgets} budgets; "
+                "pass ?reassign_to=<category id> to move them",
+                code="category_in_use",
+                expenses=expenses,
+                budgets=budgets,
             )
         if reassign_to == row.id:
             raise field_error("reassign_to", "must be another category")
         target = await session.get(m.Category, reassign_to)
         if target is None or target.user_id != user_id:
             raise field_error("reassign_to", "no such category")
-        await session.execute(
-            update(m.Expense).where(m.Expense.category_id == row.id).values(category_id=target.id)
-        )
+        for model in (m.Expense, m.Budget):
+            await session.execute(
+                update(model).where(model.category_id == row.id).values(category_id=target.id)
+            )
     await session.delete(row)
     await session.commit()
+
+
+async def _uses(session: AsyncSession, category_id: uuid.UUID) -> tuple[int, int]:
+    """How many expenses and budgets are filed under the category."""
+    counts = []
+    for model in (m.Expense, m.Budget):
+        count = await session.scalar(
+            select(func.count()).select_from(model).where(model.category_id == category_id)
+        )
+        counts.append(count or 0)
+    return counts[0], counts[1]
