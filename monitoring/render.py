@@ -161,7 +161,8 @@ def kubernetes_documents(spec: Spec) -> dict[str, dict[str, Any]]:
                 "selector": {"matchLabels": {**selector, "app.kubernetes.io/component": "api"}},
                 "endpoints": [
                     {
-                        "port": "http",
+                        # METRICS_PORT: /metrics is not served on the API's own port.
+                        "port": "metrics",
                         "path": "/metrics",
                         "interval": "30s",
                         "relabelings": _keep_job(spec.jobs["api"]),

@@ -46,6 +46,7 @@ variable "config" {
     SHUTDOWN_TIMEOUT  = "30"
     TRUSTED_PROXIES   = "10.0.0.0/16"
     WORKER_METRICS_PORT = "9100"
+    METRICS_PORT        = "9101"
   }
 }
 
@@ -88,6 +89,10 @@ job "expense-wise-api" {
       port "http" {
         to = 8000
       }
+      # /metrics (METRICS_PORT), registered as its own service for Prometheus only.
+      port "metrics" {
+        to = 9101
+      }
     }
 
     restart {
@@ -101,7 +106,7 @@ job "expense-wise-api" {
       name     = "expense-wise-api"
       provider = "nomad"
       port     = "http"
-      tags     = ["http", "metrics"]
+      tags     = ["http"]
 
       check {
         name     = "health"
@@ -126,6 +131,15 @@ job "expense-wise-api" {
       }
     }
 
+    # Prometheus scrapes /metrics here (roles/prometheus, prometheus_nomad_services); the
+    # load balancer routes only to the http service above.
+    service {
+      name     = "expense-wise-api-metrics"
+      provider = "nomad"
+      port     = "metrics"
+      tags     = ["metrics"]
+    }
+
     task "api" {
       driver = "docker"
       # Same non-root uid:gid as the image and the Kubernetes securityContext.
@@ -139,7 +153,7 @@ job "expense-wise-api" {
       config {
         image           = "${var.image}:${var.image_tag}"
         args            = ["serve"]
-        ports           = ["http"]
+        ports           = ["http", "metrics"]
         readonly_rootfs = true
         cap_drop        = ["ALL"]
         security_opt    = ["no-new-privileges"]

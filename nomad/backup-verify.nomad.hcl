@@ -46,6 +46,7 @@ variable "config" {
     SHUTDOWN_TIMEOUT  = "30"
     TRUSTED_PROXIES   = "10.0.0.0/16"
     WORKER_METRICS_PORT = "9100"
+    METRICS_PORT        = "9101"
   }
 }
 

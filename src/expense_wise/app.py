@@ -165,7 +165,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             OpsController,
-            MetricsController,
+            # With METRICS_PORT, `serve` answers /metrics on that port only.
+            *([MetricsController] if settings.server.metrics_port is None else []),
             AuthController,
             MeController,
             TokenController,

@@ -76,6 +76,11 @@ def serve(host: str | None, port: int | None, workers: int | None, migrate: bool
     if worker_count > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         # Several server processes share their metrics through files (prometheus_client).
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="expense-wise-metrics-")
+    if settings.server.metrics_port is not None:
+        from expense_wise.metrics import serve_metrics
+
+        # Scraped by Prometheus on its own port, which the ingress does not route to.
+        serve_metrics(settings.server.metrics_port, host or settings.server.host)
     # Uvicorn drains in-flight requests on SIGTERM/SIGINT and then re-raises the signal to
     # the handler that was installed before it; with this one the process exits 0.
     for handled in (signal.SIGTERM, signal.SIGINT):

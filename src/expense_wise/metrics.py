@@ -8,9 +8,10 @@ reports the same truth. The alert rules and dashboards in monitoring/ use these 
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -84,3 +85,17 @@ def instrument_pool(engine: AsyncEngine) -> None:
         DB_POOL_SIZE.set(pool.size())
     event.listen(engine.sync_engine, "checkout", lambda *_: DB_POOL_IN_USE.inc())
     event.listen(engine.sync_engine, "checkin", lambda *_: DB_POOL_IN_USE.dec())
+
+
+def serve_metrics(port: int, host: str) -> None:
+    """Serve /metrics of this process, or of every server process when they share metrics
+    through PROMETHEUS_MULTIPROC_DIR, on a listener of its own (a daemon thread)."""
+    from prometheus_client import start_http_server
+
+    registry = REGISTRY
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    start_http_server(port, addr=host, registry=registry)

@@ -63,6 +63,9 @@ class ServerSettings(msgspec.Struct, frozen=True):
     # slower clients are disconnected (see slow_clients.py).
     header_timeout: int = 10
     body_timeout: int = 60
+    # Port of a separate listener for /metrics (then not on the API's port, which the
+    # ingress exposes); None serves /metrics beside the API.
+    metrics_port: int | None = None
 
 
 class DatabaseSettings(msgspec.Struct, frozen=True):
@@ -392,10 +395,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         trusted_proxies=read.get("TRUSTED_PROXIES", parse_networks, ()),
         header_timeout=read.get("SERVER_HEADER_TIMEOUT", parse_duration, 10),
         body_timeout=read.get("SERVER_BODY_TIMEOUT", parse_duration, 60),
+        metrics_port=read.optional("METRICS_PORT", parse_port),
         hsts_max_age=read.get("HSTS_MAX_AGE", parse_seconds_or_zero, 365 * 86400),
         idempotency_key_ttl=read.get("IDEMPOTENCY_KEY_TTL", parse_duration, 24 * 3600),
     )
 
+    if server.metrics_port is not None and server.metrics_port == port:
+        read.problems.append(f"METRICS_PORT={server.metrics_port}: must differ from PORT")
     database_url = read.get("DATABASE_URL", parse_database_url, "")
     if not database_url:
         if production and read.raw("DATABASE_URL") is None:

@@ -92,6 +92,15 @@ def test_api_deployment(overlays, find, overlay: str) -> None:
     (container,) = pod["containers"]
     assert container["args"] == ["serve"]
     assert container["ports"][0]["containerPort"] == 8000
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    assert ports == {"http": 8000, "metrics": 9101}
+    (config,) = find(overlays[overlay], "ConfigMap")
+    assert config["data"]["METRICS_PORT"] == "9101"  # /metrics off the ingress's port
+    (service,) = find(overlays[overlay], "Service", "expense-wise-api")
+    assert {p["name"]: p["targetPort"] for p in service["spec"]["ports"]} == {
+        "http": "http",
+        "metrics": "metrics",
+    }
     assert container["livenessProbe"]["httpGet"]["path"] == "/health"
     assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
     assert container["startupProbe"]["httpGet"]["path"] == "/health"
@@ -150,7 +159,15 @@ def test_network_policies_allow_only_what_the_app_needs(overlays, find, overlay:
     assert ingress["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "api"
     assert [p["port"] for rule in ingress["ingress"] for p in rule["ports"]] == [8000]
     sources = [s["namespaceSelector"]["matchLabels"] for s in ingress["ingress"][0]["from"]]
-    assert {"kubernetes.io/metadata.name": "ingress-nginx"} in sources
+    # Only user traffic reaches the API's port: /metrics is on METRICS_PORT, for Prometheus.
+    assert sources == [{"kubernetes.io/metadata.name": "ingress-nginx"}]
+    if "allow-api-metrics" in policies:
+        scrape = policies["allow-api-metrics"]
+        assert [p["port"] for rule in scrape["ingress"] for p in rule["ports"]] == [9101]
+        (rule,) = scrape["ingress"]
+        assert [s["namespaceSelector"]["matchLabels"] for s in rule["from"]] == [
+            {"kubernetes.io/metadata.name": "monitoring"}
+        ]
 
     dns_ports = {
         (p["protocol"], p["port"]) for r in policies["allow-dns"]["egress"] for p in r["ports"]

@@ -123,7 +123,7 @@ def test_nomad_registrations_become_scraped_targets(prometheus_binary: str, conf
             str(token),
             "--out-dir",
             str(config_dir / "targets"),
-            "expense-wise-api=expense-wise-api",
+            "expense-wise-api-metrics=expense-wise-api",
             "expense-wise-worker=expense-wise-worker",
         ],
         capture_output=True,
