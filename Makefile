@@ -13,11 +13,18 @@ help: ## List the commands
 $(UV):
 	@bash scripts/bootstrap-uv.sh
 
+# Everything: the runtime, dev/test tools and the infrastructure checkers (make test & co).
 .venv/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --all-groups
 	@touch $@
 
-run: .venv/.synced ## Serve the API on http://127.0.0.1:$(PORT) (embedded default: SQLite, jobs in-process)
+# Only what serving needs, for `make run`. --inexact keeps the tools of an earlier
+# `make test` instead of uninstalling them.
+.venv/.synced-runtime: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --no-dev --inexact
+	@touch $@
+
+run: .venv/.synced-runtime ## Serve the API on http://127.0.0.1:$(PORT) (embedded default: SQLite, jobs in-process)
 	.venv/bin/expense-wise serve
 
 test: ## Install what tests need (apt + Python), start local servers if needed, run the whole suite
