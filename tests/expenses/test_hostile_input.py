@@ -329,3 +329,21 @@ async def test_malformed_csv_is_refused_whole(client, alice, content, error):
         "detail": "1 invalid value(s); nothing was imported",
         "errors": [error],
     }
+
+
+async def test_imported_dates_are_exactly_yyyy_mm_dd(client, alice):
+    content = b"date,amount,merchant\n20240101,5,A\n2024-W01-1,5,B\n2024-01-01,5,C\n"
+    response = await client.post(
+        "/api/v1/expenses/import",
+        files={"file": ("x.csv", content, "text/csv")},
+        headers=alice.headers,
+    )
+    assert response.status_code == 422, response.text
+    assert response.json() == {
+        "status_code": 422,
+        "detail": "2 invalid value(s); nothing was imported",
+        "errors": [
+            {"row": row, "field": "date", "message": "must be a date as YYYY-MM-DD"}
+            for row in (2, 3)
+        ],
+    }

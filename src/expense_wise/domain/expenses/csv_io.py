@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import re
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable
@@ -62,6 +63,7 @@ CSV_HEADER = [
     "id",
 ]
 REQUIRED_COLUMNS = {"date", "amount", "merchant"}
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 TAG_SEPARATOR = ";"
 # Rows per export chunk: one short query each (about 1.2 MB of CSV), and no connection or
 # transaction held while the client reads it, however slowly.
@@ -352,8 +354,12 @@ def _parse_row(
     if errors:
         return errors
     occurred_on = None
+    date_text = row.get("date", "")
     try:
-        occurred_on = dt.date.fromisoformat(row.get("date", ""))
+        # fromisoformat alone also reads 20240101 and 2024-W01-1.
+        if _DATE.fullmatch(date_text) is None:
+            raise ValueError(date_text)
+        occurred_on = dt.date.fromisoformat(date_text)
     except ValueError:
         fail("date", "must be a date as YYYY-MM-DD")
     else:
