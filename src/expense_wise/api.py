@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from expense_wise import metrics
 from expense_wise.error_tracking import capture_exception
+from expense_wise.errors import Conflict, DomainError, Invalid, NotFound, Unprocessable
 from expense_wise.logging import get_logger
 
 log = get_logger(__name__)
@@ -115,6 +116,20 @@ def http_exception_handler(_request: Request[Any, Any, Any], exc: HTTPException)
         # Every 422 has the same shape, whichever check refused the input.
         body["errors"] = [{"field": None, "message": exc.detail}]
     return _error_response(exc.status_code, body, headers=exc.headers)
+
+
+# The status each domain error answers with; the body is the one ApiError gives.
+_DOMAIN_STATUS: tuple[tuple[type[DomainError], int], ...] = (
+    (Invalid, 422),
+    (NotFound, 404),
+    (Conflict, 409),
+    (Unprocessable, 422),
+)
+
+
+def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    status = next((code for kind, code in _DOMAIN_STATUS if isinstance(exc, kind)), 400)
+    return http_exception_handler(request, ApiError(status, exc.detail, **exc.extra))
 
 
 def integrity_error_handler(_request: Request[Any, Any, Any], exc: IntegrityError) -> Response[Any]:

@@ -25,6 +25,7 @@ from expense_wise.api import (
     ApiRequest,
     data_error_handler,
     database_error_handler,
+    domain_error_handler,
     http_exception_handler,
     integrity_error_handler,
     internal_error_handler,
@@ -59,6 +60,7 @@ from expense_wise.domain.receipts.metrics import receipt_gauges
 from expense_wise.domain.recurring.controllers import RecurringExpenseController
 from expense_wise.domain.reports.controllers import ReportController
 from expense_wise.error_tracking import asgi_middleware, init_error_tracking
+from expense_wise.errors import DomainError
 from expense_wise.jobs import JOB_REGISTRY
 from expense_wise.logging import configure_logging, get_logger
 from expense_wise.middleware import RequestLogMiddleware, security_headers
@@ -192,6 +194,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         exception_handlers={
             HTTPException: http_exception_handler,
+            DomainError: domain_error_handler,
             IntegrityError: integrity_error_handler,
             DataError: data_error_handler,
             DBAPIError: database_error_handler,

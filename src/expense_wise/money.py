@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from typing import Annotated, Any
+
+import msgspec
+
+from expense_wise.errors import Invalid
 
 # Active ISO 4217 codes. Minor-unit exceptions are listed below; every other code has 2.
 ISO_4217 = frozenset(
@@ -33,6 +38,15 @@ MAX_AMOUNT = Decimal("1000000000")  # one billion: beyond any real expense, far 
 # of other scripts ("١٢٣"); none of those is a way this API writes an amount, so none is read.
 _AMOUNT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 AMOUNT_FORMAT = "must be a decimal number such as 12.50 (digits 0-9 and an optional point)"
+
+# How requests spell an amount and a currency (expenses, budgets, recurring expenses).
+AmountInput = Annotated[
+    str | int | float,
+    msgspec.Meta(
+        description="Decimal amount > 0, as a string (preferred) or a number", examples=["12.50"]
+    ),
+]
+Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$", examples=["EUR"])]
 
 
 class AmountError(ValueError):
@@ -107,3 +121,27 @@ def format_scaled(units: int, scale: int, currency: str) -> str:
     if places == 0:
         return str(whole)
     return f"{whole}.{fraction // step:0{places}d}"
+
+
+# --- The checks every domain applies to request values ------------------------------------
+
+
+def checked_currency(currency: str, field: str = "currency") -> str:
+    if not is_currency(currency):
+        raise Invalid(field, f"{currency!r} is not an ISO 4217 currency code")
+    return currency
+
+
+def checked_amount(value: Any, currency: str, field: str = "amount") -> Decimal:
+    try:
+        return parse_amount(value, currency)
+    except AmountError as error:
+        raise Invalid(field, str(error)) from error
+
+
+def checked_bound(value: str, field: str) -> Decimal:
+    """A filter bound: any non-negative decimal the database can hold, whatever the currency."""
+    try:
+        return parse_bound(value)
+    except AmountError as error:
+        raise Invalid(field, str(error)) from error

@@ -311,3 +311,11 @@ async def delete_personal_token(
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise not_found("token")
     await session.commit()
+
+
+async def default_currency(session: AsyncSession, user_id: uuid.UUID) -> str:
+    """The currency of the user's amounts when a request names none."""
+    currency = await session.scalar(select(m.User.default_currency).where(m.User.id == user_id))
+    if currency is None:
+        raise ApiError(401, "account no longer exists")
+    return currency

@@ -3,8 +3,8 @@
 Spending counts the expenses in the budget's currency (never converted), in the calendar month
 (UTC), of the budget's category or of every category when it has none.
 
-expenses.services calls `check_thresholds` and this module uses its helpers, so each imports
-the other as a module (attributes are looked up at call time, not import time).
+Expenses call `check_thresholds` after every write: the one hook through which budgets react to
+expenses. The amount and currency rules come from `money`, below both.
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from expense_wise import api
 from expense_wise.db import models as m
 from expense_wise.db.types import utcnow
+from expense_wise.domain.accounts.services import default_currency
 from expense_wise.domain.budgets import schemas
 from expense_wise.domain.categories.services import ensure_owned
-from expense_wise.domain.expenses import services as expenses
 from expense_wise.domain.notifications import templates
 from expense_wise.domain.notifications.services import queue_email
-from expense_wise.money import format_amount
+from expense_wise.money import checked_amount, checked_currency, format_amount
 from expense_wise.quotas import check_quota
 
 # Spending per (category id, currency) in one period.
@@ -118,9 +118,7 @@ async def get_budget(session: AsyncSession, user_id: uuid.UUID, budget_id: uuid.
 async def create_budget(
     session: AsyncSession, user_id: uuid.UUID, data: schemas.BudgetCreate, quota: int
 ) -> m.Budget:
-    currency = expenses.checked_currency(
-        data.currency or await expenses.default_currency(session, user_id)
-    )
+    currency = checked_currency(data.currency or await default_currency(session, user_id))
     await ensure_owned(session, user_id, data.category_id, "category_id")
     await check_quota(session, m.Budget, user_id, "budgets", quota)
     row = m.Budget(
@@ -128,7 +126,7 @@ async def create_budget(
         user_id=user_id,
         category_id=data.category_id,
         period=data.period,
-        amount=expenses.checked_amount(data.amount, currency),
+        amount=checked_amount(data.amount, currency),
         currency=currency,
         alert_thresholds=clean_thresholds(data.alert_thresholds),
     )
@@ -147,11 +145,11 @@ async def update_budget(
     row = await get_budget(session, user_id, budget_id)
     currency = row.currency
     if data.currency is not msgspec.UNSET:
-        currency = expenses.checked_currency(data.currency)
+        currency = checked_currency(data.currency)
     if data.amount is not msgspec.UNSET:
-        row.amount = expenses.checked_amount(data.amount, currency)
+        row.amount = checked_amount(data.amount, currency)
     elif currency != row.currency:
-        row.amount = expenses.checked_amount(row.amount, currency)
+        row.amount = checked_amount(row.amount, currency)
     row.currency = currency
     if data.category_id is not msgspec.UNSET:
         await ensure_owned(session, user_id, data.category_id, "category_id")

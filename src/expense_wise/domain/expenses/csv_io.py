@@ -40,14 +40,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from expense_wise.dates import DATE_RANGE_MESSAGE, in_range
 from expense_wise.db import models as m
 from expense_wise.db.types import MONEY_SCALE, utcnow
+from expense_wise.domain.accounts.services import default_currency
 from expense_wise.domain.categories.services import name_key
 from expense_wise.domain.expenses import schemas
-from expense_wise.domain.expenses.services import (
-    clean_tags,
-    default_currency,
-    filter_conditions,
-    merchant_key,
-)
+from expense_wise.domain.expenses.filters import filter_conditions
+from expense_wise.domain.expenses.rules import clean_tags, merchant_key
 from expense_wise.money import ISO_4217, AmountError, is_currency, minor_units, parse_amount
 from expense_wise.quotas import check_quota
 

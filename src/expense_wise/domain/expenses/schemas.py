@@ -6,18 +6,13 @@ from typing import Annotated
 
 import msgspec
 
-AmountInput = Annotated[
-    str | int | float,
-    msgspec.Meta(
-        description="Decimal amount > 0, as a string (preferred) or a number", examples=["12.50"]
-    ),
-]
+from expense_wise.money import AmountInput, Currency
+
 Merchant = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Note = Annotated[str, msgspec.Meta(max_length=2000)]
 Tag = Annotated[str, msgspec.Meta(min_length=1, max_length=50, pattern=r"^[^;,\n\r\x00]+$")]
 Tags = Annotated[list[Tag], msgspec.Meta(max_length=20)]
 PaymentMethod = Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
-Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$", examples=["EUR"])]
 
 
 class Expense(msgspec.Struct):

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 import uuid
 from collections.abc import Sequence
-from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -21,7 +19,6 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
-    cast,
     delete,
     exists,
     func,
@@ -31,34 +28,28 @@ from sqlalchemy import (
     tuple_,
     type_coerce,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expense_wise import api
-from expense_wise.dates import DATE_RANGE_MESSAGE, in_range, shifted
+from expense_wise.dates import checked_date, shifted
 from expense_wise.db import models as m
 from expense_wise.db.types import MONEY_SCALE, utcnow
+from expense_wise.domain.accounts.services import default_currency
 from expense_wise.domain.budgets import services as budgets
 from expense_wise.domain.categories.services import ensure_owned
 from expense_wise.domain.expenses import schemas
+from expense_wise.domain.expenses.filters import dialect_of, filter_conditions
+from expense_wise.domain.expenses.rules import checked_merchant, clean_tags, merchant_key
 from expense_wise.money import (
-    AmountError,
+    checked_amount,
+    checked_currency,
     format_amount,
     format_scaled,
-    is_currency,
-    parse_amount,
-    parse_bound,
 )
 
-_NON_WORD = re.compile(r"[^\w]+")
 DUPLICATE_WINDOW_DAYS = 1
 USUAL_CATEGORY_WINDOW = 50
-
-
-def merchant_key(merchant: str) -> str:
-    """Case, punctuation and spacing do not make two merchants different."""
-    return " ".join(_NON_WORD.sub(" ", merchant.casefold()).split())[:200]
 
 
 def to_schema(row: m.Expense) -> schemas.Expense:
@@ -78,58 +69,6 @@ def to_schema(row: m.Expense) -> schemas.Expense:
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
-
-
-def checked_currency(currency: str, field: str = "currency") -> str:
-    if not is_currency(currency):
-        raise api.field_error(field, f"{currency!r} is not an ISO 4217 currency code")
-    return currency
-
-
-def checked_amount(value: Any, currency: str, field: str = "amount") -> Decimal:
-    try:
-        return parse_amount(value, currency)
-    except AmountError as error:
-        raise api.field_error(field, str(error)) from error
-
-
-def checked_merchant(merchant: str) -> str:
-    """The merchant without surrounding spaces; one that is only spaces is refused, not
-    stored as ''."""
-    cleaned = merchant.strip()
-    if not cleaned:
-        raise api.field_error("merchant", "must not be blank")
-    return cleaned
-
-
-def checked_date(value: dt.date, field: str) -> dt.date:
-    if not in_range(value):
-        raise api.field_error(field, DATE_RANGE_MESSAGE)
-    return value
-
-
-def checked_bound(value: str, field: str) -> Decimal:
-    """A filter bound: any non-negative decimal the database can hold, whatever the currency."""
-    try:
-        return parse_bound(value)
-    except AmountError as error:
-        raise api.field_error(field, str(error)) from error
-
-
-def clean_tags(tags: Sequence[str]) -> list[str]:
-    seen: dict[str, None] = {}
-    for tag in tags:
-        cleaned = " ".join(tag.split())
-        if cleaned:
-            seen.setdefault(cleaned, None)
-    return list(seen)
-
-
-async def default_currency(session: AsyncSession, user_id: uuid.UUID) -> str:
-    currency = await session.scalar(select(m.User.default_currency).where(m.User.id == user_id))
-    if currency is None:
-        raise api.ApiError(401, "account no longer exists")
-    return currency
 
 
 # --- Creating ----------------------------------------------------------------------------
@@ -383,53 +322,6 @@ async def delete_expense(session: AsyncSession, user_id: uuid.UUID, expense_id: 
 
 
 # --- Listing ---------------------------------------------------------------------------
-
-
-def tag_condition(dialect: str, tag: str) -> ColumnElement[bool]:
-    if dialect == "postgresql":
-        return cast(m.Expense.tags, JSONB).contains([tag])
-    values = func.json_each(m.Expense.tags).table_valued("value")
-    return exists().select_from(values).where(values.c.value == tag)
-
-
-def filter_conditions(
-    dialect: str, user_id: uuid.UUID, filters: schemas.ExpenseFilters
-) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [m.Expense.user_id == user_id]
-    for field, day in (("from", filters.date_from), ("to", filters.date_to)):
-        if day is not None:
-            checked_date(day, field)
-    if filters.date_from is not None:
-        conditions.append(m.Expense.occurred_on >= filters.date_from)
-    if filters.date_to is not None:
-        conditions.append(m.Expense.occurred_on <= filters.date_to)
-    if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
-        raise api.field_error("from", "must not be after 'to'")
-    if filters.category_id is not None:
-        conditions.append(m.Expense.category_id == filters.category_id)
-    if filters.tag:
-        conditions.append(tag_condition(dialect, filters.tag))
-    if filters.q:
-        text = filters.q.strip().lower()
-        conditions.append(
-            or_(
-                func.lower(m.Expense.merchant).contains(text, autoescape=True),
-                func.lower(m.Expense.note).contains(text, autoescape=True),
-            )
-        )
-    if filters.currency:
-        conditions.append(m.Expense.currency == checked_currency(filters.currency))
-    for field, value, compare in (
-        ("min_amount", filters.min_amount, m.Expense.amount.__ge__),
-        ("max_amount", filters.max_amount, m.Expense.amount.__le__),
-    ):
-        if value is not None:
-            conditions.append(compare(checked_bound(value, field)))
-    return conditions
-
-
-def dialect_of(session: AsyncSession) -> str:
-    return session.get_bind().dialect.name
 
 
 # The columns a response shows, in the order of schemas.Expense's fields. Listing reads them

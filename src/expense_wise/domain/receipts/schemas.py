@@ -7,13 +7,12 @@ from typing import Annotated, Literal
 import msgspec
 
 from expense_wise.domain.expenses.schemas import (
-    AmountInput,
-    Currency,
     Merchant,
     Note,
     PaymentMethod,
     Tags,
 )
+from expense_wise.money import AmountInput, Currency
 
 ReceiptStatus = Literal["pending", "processing", "done", "failed"]
 # The expense fields a receipt's merchant, date and total become.

@@ -19,23 +19,17 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expense_wise import api
+from expense_wise.dates import checked_date
 from expense_wise.db import models as m
 from expense_wise.db.types import utcnow
+from expense_wise.domain.accounts.services import default_currency
 from expense_wise.domain.budgets.services import check_thresholds
 from expense_wise.domain.categories.services import ensure_owned
-from expense_wise.domain.expenses.services import (
-    checked_amount,
-    checked_currency,
-    checked_date,
-    checked_merchant,
-    clean_tags,
-    default_currency,
-    dialect_of,
-    merchant_key,
-)
+from expense_wise.domain.expenses.filters import dialect_of
+from expense_wise.domain.expenses.rules import checked_merchant, clean_tags, merchant_key
 from expense_wise.domain.recurring import schemas
 from expense_wise.domain.recurring.schedule import Schedule, next_occurrence, occurrences
-from expense_wise.money import format_amount
+from expense_wise.money import checked_amount, checked_currency, format_amount
 from expense_wise.quotas import check_quota
 from expense_wise.settings import QuotaSettings
 from expense_wise.unit_of_work import enqueue_after_commit

@@ -12,8 +12,8 @@ from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expense_wise.db import models as m
+from expense_wise.domain.expenses.filters import dialect_of, filter_conditions
 from expense_wise.domain.expenses.schemas import ExpenseFilters
-from expense_wise.domain.expenses.services import dialect_of, filter_conditions
 from expense_wise.domain.reports import schemas
 from expense_wise.money import format_amount
 

@@ -1,0 +1,34 @@
+"""Rules for expense values that every writer of expenses applies (the API, CSV import,
+receipts, recurring expenses)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from expense_wise.errors import Invalid
+
+_NON_WORD = re.compile(r"[^\w]+")
+
+
+def merchant_key(merchant: str) -> str:
+    """Case, punctuation and spacing do not make two merchants different."""
+    return " ".join(_NON_WORD.sub(" ", merchant.casefold()).split())[:200]
+
+
+def clean_tags(tags: Sequence[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for tag in tags:
+        cleaned = " ".join(tag.split())
+        if cleaned:
+            seen.setdefault(cleaned, None)
+    return list(seen)
+
+
+def checked_merchant(merchant: str) -> str:
+    """The merchant without surrounding spaces; one that is only spaces is refused, not
+    stored as ''."""
+    cleaned = merchant.strip()
+    if not cleaned:
+        raise Invalid("merchant", "must not be blank")
+    return cleaned
