@@ -164,3 +164,52 @@ def test_a_worker_killed_mid_ocr_leaves_no_temporary_files(tmp_path: Path) -> No
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
     assert list(scratch.iterdir()) == []
+
+
+def vm_kib(pid: int, field: str) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(status.split(f"{field}:")[1].split()[0])
+
+
+async def test_sixteen_concurrent_uploads_of_a_39_mpx_png_keep_the_api_small(
+    base_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The red-team run took the API to 1.45 GB with 16 of these at once (773 MB held
+    afterwards) against a 512 Mi pod limit. Measured on a real `expense-wise serve`."""
+    import asyncio
+
+    import httpx
+
+    from tests.conftest import PASSWORD, live_server
+
+    png = big_png(tmp_path / "big.png").read_bytes()
+    with Image.open(io.BytesIO(png)) as image:
+        assert image.width * image.height >= 39_000_000
+    with live_server(base_env) as (base, process):
+        async with httpx.AsyncClient(base_url=base, timeout=120) as http:
+            email = f"rss-{os.getpid()}@example.com"
+            await http.post(
+                "/api/v1/auth/register",
+                json={"email": email, "password": PASSWORD, "name": "R"},
+            )
+            login = await http.post(
+                "/api/v1/auth/login", json={"email": email, "password": PASSWORD}
+            )
+            headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+            async def send(copy: int) -> int:
+                # Bytes after IEND make each copy a new file (identical ones are refused as
+                # duplicates); decoders ignore them.
+                files = {"file": ("big.png", png + str(copy).encode(), "image/png")}
+                response = await http.post("/api/v1/receipts", files=files, headers=headers)
+                return response.status_code
+
+            assert await send(0) == 202  # warmed up: imports, pools, first allocations
+            before = vm_kib(process.pid, "VmHWM") / 1024
+            statuses = await asyncio.gather(*(send(copy) for copy in range(1, 17)))
+            assert statuses == [202] * 16
+            peak = vm_kib(process.pid, "VmHWM") / 1024
+            held = vm_kib(process.pid, "VmRSS") / 1024
+    print(f"API peak RSS {peak:.0f} MB (from {before:.0f} MB), {held:.0f} MB held after")
+    assert peak - before < 100, (before, peak)
+    assert peak < 400, peak  # well inside the 512 Mi pod limit
