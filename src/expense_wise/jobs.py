@@ -13,6 +13,7 @@ from expense_wise.domain.notifications.jobs import (
     flush_outbox,
     send_email,
     send_monthly_summaries,
+    send_password_reset,
 )
 from expense_wise.domain.receipts.jobs import (
     SWEEP_INTERVAL_SECONDS,
@@ -51,6 +52,7 @@ JOB_REGISTRY = JobRegistry(
     functions=[
         process_receipt,
         send_email,
+        send_password_reset,
         flush_outbox,
         send_monthly_summaries,
         generate_recurring_expenses,

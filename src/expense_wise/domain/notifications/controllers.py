@@ -62,7 +62,7 @@ class EmailAuthController(Controller):
         """Mail a reset link if an account has this address. The answer is the same whether or
         not it does, so the endpoint cannot be used to find out who has an account."""
         await limit_auth_attempts(request, data.email)
-        await services.request_password_reset(session, state.settings, data.email)
+        await services.request_password_reset(session, state.settings, state.queue, data.email)
         return schemas.Accepted(
             detail="if an account uses this address, a reset link is on its way"
         )

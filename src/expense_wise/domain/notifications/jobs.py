@@ -5,6 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from arq import Retry
+from sqlalchemy.exc import SQLAlchemyError
+
 from expense_wise.db.types import utcnow
 from expense_wise.domain.notifications import services
 from expense_wise.domain.notifications.mailer import Mailer, create_mailer
@@ -12,6 +15,8 @@ from expense_wise.settings import Settings
 from expense_wise.unit_of_work import job_session
 
 FLUSH_INTERVAL_SECONDS = 30
+# A reset request is retried through a database outage of about this long in total.
+RESET_RETRY_SECONDS = (5, 10, 20, 40)
 
 
 def _mailer(ctx: dict[str, Any]) -> Mailer:
@@ -28,6 +33,19 @@ async def send_email(ctx: dict[str, Any], email_id: str) -> bool:
     retry of this job."""
     async with job_session(ctx) as session:
         return await services.deliver(session, _mailer(ctx), ctx["settings"], uuid.UUID(email_id))
+
+
+async def send_password_reset(ctx: dict[str, Any], email: str) -> None:
+    """Queued by every reset request, for any address: record the token and its mail if an
+    account has `email` (the outbox then sends it), nothing otherwise."""
+    try:
+        async with job_session(ctx) as session:
+            await services.mail_password_reset(session, ctx["settings"], email)
+    except SQLAlchemyError as error:
+        job_try = int(ctx.get("job_try") or 1)
+        if job_try > len(RESET_RETRY_SECONDS):
+            raise
+        raise Retry(defer=RESET_RETRY_SECONDS[job_try - 1]) from error
 
 
 async def flush_outbox(ctx: dict[str, Any]) -> int:
