@@ -109,8 +109,9 @@ def worker() -> None:
     """Run the ARQ background worker (needs REDIS_URL)."""
     from expense_wise.error_tracking import init_error_tracking
     from expense_wise.jobs import JOB_REGISTRY
-    from expense_wise.logging import configure_logging
+    from expense_wise.logging import configure_logging, get_logger
     from expense_wise.runtime.arq_runner import run_worker, worker_settings
+    from expense_wise.runtime.scratch import claim_scratch_dir
     from expense_wise.runtime.worker_health import WorkerHealth, serve_health
 
     settings = settings_or_exit()
@@ -123,6 +124,12 @@ def worker() -> None:
         sys.exit(2)
     configure_logging(settings.server.log_level, json_output=settings.app_env == "production")
     init_error_tracking(settings, "worker")
+    scratch, removed = claim_scratch_dir()
+    get_logger(__name__).info("temporary files of this worker", directory=str(scratch))
+    if removed:
+        get_logger(__name__).warning(
+            "removed temporary files of stopped workers", paths=[str(path) for path in removed]
+        )
     health = WorkerHealth()
     if settings.worker.metrics_port:
         serve_health(settings.worker.metrics_port, health)
