@@ -172,3 +172,24 @@ def test_backoff_grows_to_a_bound() -> None:
     from expense_wise.runtime.arq_runner import backoff_seconds
 
     assert [backoff_seconds(n) for n in range(1, 7)] == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0]
+
+
+def test_a_frozen_redis_is_reported_by_the_worker_and_survived(
+    base_env: dict[str, str],
+    private_redis: PrivateRedis,
+    start_worker: Callable[[dict[str, str]], WorkerProcess],
+) -> None:
+    """SIGSTOP: connections hang instead of failing. The worker's socket timeout turns that
+    into an outage it reports and rides out."""
+    port = free_port()
+    env = {**base_env, "REDIS_URL": private_redis.url, "WORKER_METRICS_PORT": str(port)}
+    worker = start_worker(env)
+    assert worker.process is not None
+    wait_until(lambda: worker_health(port)[0] == 200, 10, "healthy at start")
+    freeze(private_redis)
+    try:
+        wait_until(lambda: worker_health(port)[0] == 503, 30, "health reports the frozen Redis")
+    finally:
+        thaw(private_redis)
+    wait_until(lambda: worker_health(port)[0] == 200, 20, "healthy again")
+    assert worker.process.poll() is None, worker.log_tail()
