@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from expense_wise.domain.receipts.images import (
     MAX_OCR_PIXELS,
@@ -31,23 +32,60 @@ from tests.conftest import Account, AppClient
 from tests.receipts.conftest import upload
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-# A 330-byte PDF whose page is 3 x 14,400 pt: 8 x 40,000 px at 200 dpi, which the old OCR
-# step enlarged to 400 x 2,000,000 px.
-NARROW_PDF = (
-    b"%PDF-1.4\n1 0 obj <</Type/Catalog/Pages 2 0 R>> endobj\n"
-    b"2 0 obj <</Type/Pages/Kids[3 0 R]/Count 1>> endobj\n"
-    b"3 0 obj <</Type/Page/Parent 2 0 R/MediaBox[0 0 3 14400]>> endobj\n"
-    b"trailer <</Root 1 0 R>>\n%%EOF\n"
-)
+
+
+def _narrow_pdf(size: int = 330) -> bytes:
+    """The red-team's file: a well-formed PDF of `size` bytes (a comment pads it) whose page
+    is 3 x 14,400 pt: 8 x 40,000 px at 200 dpi, which the old OCR step enlarged to
+    400 x 2,000,000 px."""
+    objects = [
+        b"<</Type/Catalog/Pages 2 0 R>>",
+        b"<</Type/Pages/Kids[3 0 R]/Count 1>>",
+        b"<</Type/Page/Parent 2 0 R/MediaBox[0 0 3 14400]>>",
+    ]
+
+    def build(padding: int) -> bytes:
+        out = b"%PDF-1.4\n%" + b"x" * padding + b"\n"
+        offsets = []
+        for number, body in enumerate(objects, start=1):
+            offsets.append(len(out))
+            out += b"%d 0 obj " % number + body + b" endobj\n"
+        xref = len(out)
+        out += b"xref\n0 4\n0000000000 65535 f \n"
+        out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+        return out + b"trailer <</Size 4/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n" % xref
+
+    # The startxref number's width depends on the padding: settle it in two passes.
+    padding = size - len(build(0))
+    padding -= len(build(padding)) - size
+    return build(padding)
+
+
+NARROW_PDF = _narrow_pdf()
 
 
 def big_png(path: Path) -> Path:
-    """A 39 Mpx colour PNG of about 130 KB (a blank page compresses to almost nothing)."""
+    """The red-team's file: a 39 Mpx colour PNG of 151 KB (a page with a few lines of print
+    compresses to almost nothing)."""
     if not path.exists():
+        image = Image.new("RGB", (7000, 5600), "white")
+        draw = ImageDraw.Draw(image)
+        rng = random.Random(12)
+        for line in range(9):
+            text = "".join(rng.choice("ABCDEFGHIJ 0123456789.,") for _ in range(60))
+            draw.text((300, 200 + line * 80), text, fill="black")
         buffer = io.BytesIO()
-        Image.new("RGB", (7000, 5600), "white").save(buffer, "PNG")
+        image.save(buffer, "PNG")
         path.write_bytes(buffer.getvalue())
     return path
+
+
+def test_the_hostile_files_are_the_ones_described(tmp_path: Path) -> None:
+    assert len(NARROW_PDF) == 330
+    png = big_png(tmp_path / "big.png").read_bytes()
+    assert 145_000 <= len(png) <= 155_000, len(png)
+    with Image.open(io.BytesIO(png)) as image:
+        assert image.width * image.height == 39_200_000
 
 
 def test_a_page_too_narrow_to_be_a_receipt_is_refused_before_rendering() -> None:
