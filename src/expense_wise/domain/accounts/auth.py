@@ -18,9 +18,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.types import Message, Receive, Scope, Send
 from sqlalchemy import select, update
 
 from expense_wise.db import models as m
@@ -131,11 +134,39 @@ class AccountStates:
         self.entries[user_id] = (state, time.monotonic())
 
 
+def _exception_handler(scope: Scope, error: Exception) -> Any:
+    handlers = scope["app"].exception_handlers
+    return next((handlers[cls] for cls in type(error).__mro__ if cls in handlers), None)
+
+
 def _unauthorized(detail: str = "invalid or expired token") -> NotAuthorizedException:
     return NotAuthorizedException(detail=detail, headers={"WWW-Authenticate": "Bearer"})
 
 
 class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Litestar answers an error raised in a middleware from outside the whole middleware
+        stack, so a refused token's 401 (or a 503 when its lookup met a database outage)
+        would pass by the request log (which recorded a 500), the metrics (a 200) and the
+        X-Request-ID header. The refusal is answered here instead, with the app's own
+        exception handlers, inside the stack."""
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await super().__call__(scope, receive, tracking_send)
+        except Exception as error:
+            handler = _exception_handler(scope, error)
+            if started or handler is None or scope["type"] != ScopeType.HTTP:
+                raise
+            request: Request[Any, Any, Any] = Request(scope, receive, send)
+            response = handler(request, error)
+            await response.to_asgi_response(app=None, request=request)(scope, receive, send)
+
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
