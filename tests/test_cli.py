@@ -8,7 +8,16 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tests.conftest import EXPENSE_WISE, PASSWORD, live_server, process_env
+from tests.conftest import (
+    EXPENSE_WISE,
+    PASSWORD,
+    create_database,
+    database_url,
+    drop_database,
+    free_port,
+    live_server,
+    process_env,
+)
 
 
 def run_cli(env, *args, stdin=None):
@@ -164,3 +173,18 @@ async def test_create_user_refuses_exactly_what_the_api_refuses(sqlite_client, t
     assert accepted.status_code == 201
     cli = run_cli(env, "create-user", "ada@example.com", stdin=PASSWORD + "\n")
     assert cli.returncode == 0, cli.stderr
+
+
+def test_create_user_on_an_unmigrated_or_unreachable_server_database_says_what_to_do(base_env):
+    name = create_database("ew_unmigrated")
+    try:
+        empty = {**base_env, "DATABASE_URL": database_url(name)}
+        refused = run_cli(empty, "create-user", "ops@example.com", stdin=PASSWORD + "\n")
+        assert refused.returncode == 1 and "Traceback" not in refused.stderr
+        assert "run `expense-wise migrate` first" in refused.stderr
+    finally:
+        drop_database(name)
+    closed = {**base_env, "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/none"}
+    unreachable = run_cli(closed, "create-user", "ops@example.com", stdin=PASSWORD + "\n")
+    assert unreachable.returncode == 1 and "Traceback" not in unreachable.stderr
+    assert "cannot reach the database" in unreachable.stderr

@@ -30,6 +30,24 @@ def prepare_embedded_database(settings: Settings) -> None:
     upgrade(settings.database.url)
 
 
+def require_migrated(settings: Settings) -> None:
+    """Stop with a sentence, not a traceback, when a server database cannot be reached or
+    has not been migrated yet."""
+    from sqlalchemy.exc import DBAPIError
+
+    from expense_wise.db.migrate import current_revision
+
+    try:
+        revision = current_revision(settings.database.url)
+    except DBAPIError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        raise click.ClickException(f"cannot reach the database: {reason}") from error
+    if revision is None:
+        raise click.ClickException(
+            "the database has no tables yet: run `expense-wise migrate` first"
+        )
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="expense-wise")
 def main() -> None:
@@ -222,6 +240,7 @@ def create_user(email: str, name: str | None, password_stdin: bool) -> None:
         raise click.ClickException(str(error)) from error
     settings = settings_or_exit()
     prepare_embedded_database(settings)
+    require_migrated(settings)
 
     async def run() -> tuple[str, str]:
         from litestar.exceptions import HTTPException
