@@ -48,10 +48,10 @@ from expense_wise.domain.accounts.controllers import (
     MeController,
     TokenController,
 )
+from expense_wise.domain.accounts.email_controllers import EmailAuthController
 from expense_wise.domain.budgets.controllers import BudgetController
 from expense_wise.domain.categories.controllers import CategoryController
 from expense_wise.domain.expenses.controllers import ExpenseController
-from expense_wise.domain.notifications.controllers import EmailAuthController
 from expense_wise.domain.notifications.lifespan import outbox_metrics
 from expense_wise.domain.ops.controllers import OpsController
 from expense_wise.domain.ops.readiness import readiness_gauges

@@ -12,7 +12,7 @@ from litestar.di import Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expense_wise.api import provide_page_size
-from expense_wise.domain.accounts.auth import AuthUser
+from expense_wise.security import AuthUser
 from expense_wise.unit_of_work import unit_of_work
 
 

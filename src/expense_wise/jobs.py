@@ -8,13 +8,8 @@ from arq import cron
 from arq.cron import CronJob
 
 from expense_wise.backup.metrics import backup_gauges
-from expense_wise.domain.notifications.jobs import (
-    FLUSH_INTERVAL_SECONDS,
-    flush_outbox,
-    send_email,
-    send_monthly_summaries,
-    send_password_reset,
-)
+from expense_wise.domain.accounts.jobs import send_password_reset
+from expense_wise.domain.notifications.jobs import FLUSH_INTERVAL_SECONDS, flush_outbox, send_email
 from expense_wise.domain.receipts.jobs import (
     SWEEP_INTERVAL_SECONDS,
     process_receipt,
@@ -24,6 +19,7 @@ from expense_wise.domain.recurring.jobs import (
     GENERATE_INTERVAL_SECONDS,
     generate_recurring_expenses,
 )
+from expense_wise.domain.reports.jobs import send_monthly_summaries
 from expense_wise.idempotency import SWEEP_INTERVAL_SECONDS as IDEMPOTENCY_SWEEP_SECONDS
 from expense_wise.idempotency import expire_idempotency_keys
 from expense_wise.runtime.jobs import JobRegistry, every, instrumented

@@ -23,6 +23,14 @@ PERSONAL_TOKEN_PREFIX = "ewp_"  # noqa: S105 - a public prefix, not a secret
 JWT_ALGORITHM = "HS256"
 
 
+@dataclass(frozen=True)
+class AuthUser:
+    """Who a request is authenticated as (set by the bearer-token middleware)."""
+
+    id: uuid.UUID
+    via: str  # "jwt" | "personal_token"
+
+
 def hash_password(password: str) -> str:
     return _password_hasher.hash(password)
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request
@@ -31,6 +30,7 @@ from expense_wise.db.types import utcnow
 from expense_wise.security import (
     PERSONAL_TOKEN_PREFIX,
     AccessClaims,
+    AuthUser,
     InvalidToken,
     decode_access_token,
     hash_token,
@@ -51,12 +51,6 @@ PUBLIC_PATHS = [
 ]
 # Writing last_used_at on every request would turn reads into writes; once a minute is plenty.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
-
-
-@dataclass(frozen=True)
-class AuthUser:
-    id: uuid.UUID
-    via: str  # "jwt" | "personal_token"
 
 
 class VerifiedTokenCache:

@@ -9,9 +9,8 @@ from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expense_wise.api import ApiError, client_ip, error_responses
-from expense_wise.domain.accounts import schemas, services
-from expense_wise.domain.accounts.auth import AuthUser
-from expense_wise.domain.notifications import services as notifications
+from expense_wise.domain.accounts import email_tokens, schemas, services
+from expense_wise.security import AuthUser
 
 AUTH_WINDOW_MS = 60_000
 
@@ -43,7 +42,7 @@ class AuthController(Controller):
     ) -> schemas.User:
         await limit_auth_attempts(request, data.email)
         user = await services.register_user(session, data.email, data.password, data.name)
-        await notifications.queue_verification_email(session, request.app.state.settings, user)
+        await email_tokens.queue_verification_email(session, request.app.state.settings, user)
         return services.to_schema(user)
 
     @post(

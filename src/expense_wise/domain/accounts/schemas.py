@@ -77,3 +77,23 @@ class PersonalTokenCreated(msgspec.Struct):
     token_prefix: str
     expires_at: dt.datetime | None
     created_at: dt.datetime
+
+
+MailedToken = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class VerifyEmailRequest(msgspec.Struct, forbid_unknown_fields=True):
+    token: MailedToken
+
+
+class PasswordResetRequest(msgspec.Struct, forbid_unknown_fields=True):
+    email: Annotated[str, msgspec.Meta(min_length=1, max_length=320)]
+
+
+class PasswordResetConfirm(msgspec.Struct, forbid_unknown_fields=True):
+    token: MailedToken
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+
+
+class Accepted(msgspec.Struct):
+    detail: str

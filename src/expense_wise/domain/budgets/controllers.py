@@ -8,8 +8,8 @@ from litestar.status_codes import HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expense_wise.api import error_responses
-from expense_wise.domain.accounts.auth import AuthUser
 from expense_wise.domain.budgets import schemas, services
+from expense_wise.security import AuthUser
 
 
 class BudgetController(Controller):

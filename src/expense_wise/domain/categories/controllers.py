@@ -9,8 +9,8 @@ from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expense_wise.api import error_responses
-from expense_wise.domain.accounts.auth import AuthUser
 from expense_wise.domain.categories import schemas, services
+from expense_wise.security import AuthUser
 
 
 class CategoryController(Controller):

@@ -14,11 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from expense_wise.api import ApiError, error_responses
 from expense_wise.db.types import utcnow
-from expense_wise.domain.accounts.auth import AuthUser
 from expense_wise.domain.budgets.services import check_thresholds
 from expense_wise.domain.expenses import csv_io, schemas, services
 from expense_wise.domain.expenses.deps import FILTER_DEPENDENCIES
 from expense_wise.idempotency import request_fingerprint, run_idempotent
+from expense_wise.security import AuthUser
 
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
 

@@ -13,9 +13,9 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_307_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expense_wise.api import error_responses
-from expense_wise.domain.accounts.auth import AuthUser
 from expense_wise.domain.expenses import schemas as expense_schemas
 from expense_wise.domain.receipts import schemas, services
+from expense_wise.security import AuthUser
 
 # Room for the multipart envelope around a file of the maximum size.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024

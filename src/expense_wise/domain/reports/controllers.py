@@ -7,10 +7,10 @@ from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expense_wise.api import error_responses
-from expense_wise.domain.accounts.auth import AuthUser
 from expense_wise.domain.expenses.deps import FILTER_DEPENDENCIES
 from expense_wise.domain.expenses.schemas import ExpenseFilters
 from expense_wise.domain.reports import schemas, services
+from expense_wise.security import AuthUser
 
 
 class ReportController(Controller):

@@ -10,9 +10,9 @@ from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expense_wise.api import error_responses
-from expense_wise.domain.accounts.auth import AuthUser
+from expense_wise.domain.accounts import email_tokens, schemas
 from expense_wise.domain.accounts.controllers import limit_auth_attempts
-from expense_wise.domain.notifications import schemas, services
+from expense_wise.security import AuthUser
 
 
 class EmailAuthController(Controller):
@@ -26,7 +26,7 @@ class EmailAuthController(Controller):
     )
     async def verify(self, session: AsyncSession, data: schemas.VerifyEmailRequest) -> None:
         """Confirm the account's email address with the token from the verification mail."""
-        await services.verify_email(session, data.token)
+        await email_tokens.verify_email(session, data.token)
 
     @post(
         "/api/v1/me/verification-email",
@@ -43,7 +43,7 @@ class EmailAuthController(Controller):
     ) -> schemas.Accepted:
         """Mail a new verification link to the account's address."""
         await limit_auth_attempts(request, f"verify:{current_user.id}")
-        await services.resend_verification_email(session, state.settings, current_user.id)
+        await email_tokens.resend_verification_email(session, state.settings, current_user.id)
         return schemas.Accepted(detail="a new verification link is on its way")
 
     @post(
@@ -62,7 +62,7 @@ class EmailAuthController(Controller):
         """Mail a reset link if an account has this address. The answer is the same whether or
         not it does, so the endpoint cannot be used to find out who has an account."""
         await limit_auth_attempts(request, data.email)
-        await services.request_password_reset(session, state.settings, state.queue, data.email)
+        await email_tokens.request_password_reset(session, state.settings, state.queue, data.email)
         return schemas.Accepted(
             detail="if an account uses this address, a reset link is on its way"
         )
@@ -78,5 +78,5 @@ class EmailAuthController(Controller):
     ) -> None:
         """Set a new password with the mailed token; every session of the account is signed
         out: refresh tokens, personal access tokens, and access tokens issued before now."""
-        user_id, valid_after = await services.reset_password(session, data.token, data.password)
+        user_id, valid_after = await email_tokens.reset_password(session, data.token, data.password)
         state.account_states.revoked(user_id, valid_after)
