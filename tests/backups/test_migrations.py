@@ -3,18 +3,50 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
+from psycopg import sql
 
 from expense_wise.backup import restore as restore_module
 from expense_wise.backup.catalog import load_manifests
-from expense_wise.backup.postgres import BackupError
+from expense_wise.backup.postgres import BackupError, Database, list_tables
 from expense_wise.backup.report import Reporter
 from expense_wise.backup.targets import DirectoryTarget
 from expense_wise.db.migrate import alembic_config, current_revision, head_revision
 from expense_wise.settings import load_settings
-from tests.backups.conftest import database_contents, run_cli, seed_through_api
+from tests.backups.conftest import run_cli, seed_through_api
+
+
+def contents_in_columns(url: str, columns: dict[str, list[str]] | None = None) -> Any:
+    """Every table's rows as sorted text, over `columns` (default: the columns each table has
+    now), and those columns; a later migration's new columns do not count as changed data."""
+    with Database(url).connect() as connection:
+        if columns is None:
+            columns = {}
+            for table in list_tables(connection):
+                schema, name = table.split(".", 1)
+                columns[table] = [
+                    row[0]
+                    for row in connection.execute(
+                        "SELECT column_name FROM information_schema.columns"
+                        " WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
+                        (schema, name),
+                    )
+                ]
+        contents = {
+            table: sorted(
+                connection.execute(
+                    sql.SQL("SELECT ROW({})::text FROM {}").format(
+                        sql.SQL(", ").join(sql.Identifier(column) for column in names),
+                        sql.Identifier(*table.split(".", 1)),
+                    )
+                ).fetchall()
+            )
+            for table, names in columns.items()
+        }
+    return contents, columns
 
 
 def test_an_older_known_revision_needs_an_upgrade() -> None:
@@ -44,7 +76,7 @@ async def test_a_backup_older_than_head_is_migrated_on_the_copy(
     await seed_through_api(env, receipts=0)
     command.downgrade(alembic_config(env["DATABASE_URL"]), "0001")
     assert run_cli(env, "create").exit_code == 0
-    before = database_contents(env["DATABASE_URL"])
+    before, columns_before = contents_in_columns(env["DATABASE_URL"])
     upgraded: list[str] = []
     real_upgrade = restore_module.upgrade
 
@@ -70,7 +102,7 @@ async def test_a_backup_older_than_head_is_migrated_on_the_copy(
     (migrated_url,) = upgraded
     assert "_restore_" in migrated_url  # the copy, before it was swapped in
     assert current_revision(env["DATABASE_URL"]) == head_revision()
-    after = database_contents(env["DATABASE_URL"])
+    after, _ = contents_in_columns(env["DATABASE_URL"], columns_before)
     assert after.pop("public.alembic_version") == [(f"({head_revision()})",)]
     before.pop("public.alembic_version")
     assert after == before
