@@ -22,9 +22,7 @@ import uuid
 
 
 def post(connection: http.client.HTTPConnection, path: str, body: dict[str, str]) -> int:
-    connection.request(
-        "POST", path, json.dumps(body), headers={"content-type": "application/json"}
-    )
+    connection.request("POST", path, json.dumps(body), headers={"content-type": "application/json"})
     response = connection.getresponse()
     response.read()
     return response.status
