@@ -164,3 +164,24 @@ async def test_a_deleted_accounts_token_is_401_everywhere(base_env: dict[str, st
         for method, path, body in requests:
             response = await other_process.request(method, path, json=body, headers=alice.headers)
             assert response.status_code == 401, (method, path, response.text)
+
+
+async def test_the_revocation_check_reads_the_database_once_per_interval(
+    client: AsyncTestClient[Any], alice: Account
+) -> None:
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "tokens_valid_after" in statement and "UPDATE" not in statement:
+            statements.append(statement)
+
+    engine = client.app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        for _ in range(20):
+            assert await status(client, alice.access_token) == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert len(statements) == 1  # the first request reads it; the interval (5 s) covers the rest
