@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -44,14 +45,20 @@ return count
 """
 
 
+# Wall-clock seconds; replaceable so that tests can move time (windows are epoch-aligned, so
+# every replica agrees on them).
+Clock = Callable[[], float]
+
+
 class RedisCounterStore:
-    def __init__(self, redis: Any, key_prefix: str) -> None:
+    def __init__(self, redis: Any, key_prefix: str, clock: Clock = time.time) -> None:
         self.redis = redis
         self.key_prefix = key_prefix
+        self.clock = clock
         self.hit_script = redis.register_script(_HIT_SCRIPT)
 
     async def hit(self, key: str, window_ms: int) -> tuple[int, int]:
-        now_ms = int(time.time() * 1000)
+        now_ms = int(self.clock() * 1000)
         window_start = now_ms - now_ms % window_ms
         redis_key = f"{self.key_prefix}ratelimit:{key}:{window_start}"
         count = await self.hit_script(keys=[redis_key], args=[window_ms + 1000])
@@ -59,12 +66,13 @@ class RedisCounterStore:
 
 
 class MemoryCounterStore:
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock = time.time) -> None:
+        self.clock = clock
         self.counts: dict[str, tuple[int, int]] = {}
         self.lock = asyncio.Lock()
 
     async def hit(self, key: str, window_ms: int) -> tuple[int, int]:
-        now_ms = int(time.time() * 1000)
+        now_ms = int(self.clock() * 1000)
         window_start = now_ms - now_ms % window_ms
         async with self.lock:
             start, count = self.counts.get(key, (window_start, 0))
