@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -197,8 +196,10 @@ def main() -> int:
     for entry in stale:
         print(f"note: listed as equivalent but not a survivor any more: {entry}")
     if failed:
-        print(f"\nmutation: below {MIN_SCORE:.0f}% or with unexplained survivors: "
-              + ", ".join(result.path for result in failed))
+        print(
+            f"\nmutation: below {MIN_SCORE:.0f}% or with unexplained survivors: "
+            + ", ".join(result.path for result in failed)
+        )
         return 1
     print(f"\nmutation: every module at or above {MIN_SCORE:.0f}%, survivors all equivalent")
     return 0

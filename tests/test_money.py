@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from expense_wise.money import (
     ISO_4217,
-    MAX_AMOUNT,
     AmountError,
     format_amount,
     format_scaled,
@@ -31,8 +30,10 @@ def test_currencies_are_iso_4217_codes():
 
 @pytest.mark.parametrize(
     ("currency", "places"),
-    [("EUR", 2), ("USD", 2), ("JPY", 0), ("KRW", 0), ("XPF", 0), ("BIF", 0), ("VUV", 0)]
-    + [("KWD", 3), ("BHD", 3), ("IQD", 3), ("JOD", 3), ("LYD", 3), ("OMR", 3), ("TND", 3)],
+    [
+        *[("EUR", 2), ("USD", 2), ("JPY", 0), ("KRW", 0), ("XPF", 0), ("BIF", 0), ("VUV", 0)],
+        *[("KWD", 3), ("BHD", 3), ("IQD", 3), ("JOD", 3), ("LYD", 3), ("OMR", 3), ("TND", 3)],
+    ],
 )
 def test_minor_units(currency, places):
     assert minor_units(currency) == places
@@ -183,9 +184,7 @@ def test_format_scaled(units, scale, currency, expected):
     currency=st.sampled_from(["EUR", "JPY", "KWD", "USD", "BHD", "CLP"]),
 )
 def test_format_scaled_agrees_with_format_amount(units, currency):
-    assert format_scaled(units, 4, currency) == format_amount(
-        Decimal(units).scaleb(-4), currency
-    )
+    assert format_scaled(units, 4, currency) == format_amount(Decimal(units).scaleb(-4), currency)
 
 
 @given(

@@ -3,6 +3,8 @@ bare ASGI app. The Redis store runs against the real Redis the suite uses."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from types import SimpleNamespace
 from typing import Any
@@ -106,21 +108,49 @@ async def test_decision(count, remaining_ms, expected):
 
 
 class BrokenStore:
+    def __init__(self) -> None:
+        self.calls = 0
+
     async def hit(self, key: str, window_ms: int) -> tuple[int, int]:
+        self.calls += 1
         raise ConnectionError("redis is down")
 
 
-async def test_an_unreachable_store_fails_open_and_says_so():
+class FrozenStore:
+    async def hit(self, key: str, window_ms: int) -> tuple[int, int]:
+        await asyncio.sleep(30)
+        raise AssertionError("not reached")
+
+
+async def test_an_unreachable_store_fails_open_says_so_and_is_left_alone_for_a_while():
+    store = BrokenStore()
+    limiter = RateLimiter(store, pause_seconds=3600)
     with capture_logs() as logs:
-        decision = await RateLimiter(BrokenStore()).check("user:1", 5, WINDOW_MS)
-    assert decision == Decision(True, 5, 5, 0)
+        assert await limiter.check("user:1", 5, WINDOW_MS) == Decision(True, 5, 5, 0)
+        assert await limiter.check("user:1", 5, WINDOW_MS) == Decision(True, 5, 5, 0)
+    assert store.calls == 1  # paused after the failure
     assert logs == [
         {
-            "event": "rate limit store unavailable",
+            "event": "rate limit store unavailable; not counting for a while",
             "error": "redis is down",
+            "pause_seconds": 3600,
             "log_level": "warning",
         }
     ]
+    no_pause = RateLimiter(store, pause_seconds=0)
+    await no_pause.check("user:1", 5, WINDOW_MS)
+    await no_pause.check("user:1", 5, WINDOW_MS)
+    assert store.calls == 3
+
+
+async def test_a_frozen_store_costs_one_timeout():
+    limiter = RateLimiter(FrozenStore(), timeout_seconds=0.05)
+    started = time.monotonic()
+    with capture_logs() as logs:
+        assert await limiter.check("ip:x", 2, WINDOW_MS) == Decision(True, 2, 2, 0)
+        assert await limiter.check("ip:x", 2, WINDOW_MS) == Decision(True, 2, 2, 0)
+    assert time.monotonic() - started < 5
+    assert [log["error"] for log in logs] == ["TimeoutError"]
 
 
 # --- The Redis store -------------------------------------------------------------------------
