@@ -93,11 +93,27 @@ async def test_other_users_categories_are_404(client, alice, bob):
         "/api/v1/expenses", json=expense_body(category_id=mine["id"]), headers=bob.headers
     )
     assert response.status_code == 422
+    # Bob cannot move his expenses into Alice's category when deleting his own.
     bobs = await _category(client, bob, "Bobs")
+    bobs_expense = await client.post(
+        "/api/v1/expenses", json=expense_body(category_id=bobs["id"]), headers=bob.headers
+    )
+    assert bobs_expense.status_code == 201
     response = await client.delete(
         f"/api/v1/categories/{bobs['id']}?reassign_to={mine['id']}", headers=bob.headers
     )
-    assert response.status_code in (204, 422)  # unused: deleted without looking at the target
+    assert response.status_code == 422
+    assert response.json()["errors"] == [{"field": "reassign_to", "message": "no such category"}]
+    kept = await client.get(f"/api/v1/expenses/{bobs_expense.json()['id']}", headers=bob.headers)
+    assert kept.json()["category_id"] == bobs["id"]
+    listed = await client.get("/api/v1/categories", headers=bob.headers)
+    assert bobs["id"] in [item["id"] for item in listed.json()]
+    # An unused category is deleted without looking at the target.
+    spare = await _category(client, bob, "Spare")
+    response = await client.delete(
+        f"/api/v1/categories/{spare['id']}?reassign_to={mine['id']}", headers=bob.headers
+    )
+    assert response.status_code == 204
     missing = await client.patch(
         f"/api/v1/categories/{uuid.uuid4()}", json={"name": "x"}, headers=alice.headers
     )

@@ -426,11 +426,12 @@ async def test_import_rejects_malformed_files(client, alice, content):
     assert response.status_code == 422, response.text
 
 
-async def test_import_without_file_is_422(client, alice):
+async def test_import_of_a_form_without_a_file_is_400(client, alice):
     response = await client.post(
         "/api/v1/expenses/import", data={"other": "x"}, headers=alice.headers
     )
-    assert 400 <= response.status_code < 500
+    assert response.status_code == 400, response.text
+    assert response.json() == {"status_code": 400, "detail": "Invalid multipart/form-data"}
 
 
 async def test_nul_characters_are_refused_not_crashing(client, alice):
@@ -471,3 +472,49 @@ async def test_writes_and_pages_on_the_embedded_default(sqlite_client):
     assert seen == [today, "2024-05-02", "2024-05-01"]
     [spent] = (await sqlite_client.get("/api/v1/budgets", headers=account.headers)).json()
     assert spent["spent"] == "12.00"
+
+
+async def test_listed_amounts_are_exact_with_bounds_checked(client, alice):
+    top = await create(client, alice, amount="999999999.99", occurred_on="2024-05-04")
+    yen = await create(client, alice, amount="1200", currency="JPY", occurred_on="2024-05-03")
+    dinar = await create(client, alice, amount="0.125", currency="KWD", occurred_on="2024-05-02")
+    cents = await create(client, alice, amount="0.1", occurred_on="2024-05-01")
+
+    async def listed(query=""):
+        response = await client.get(f"/api/v1/expenses?{query}", headers=alice.headers)
+        assert response.status_code == 200, response.text
+        return [(item["id"], item["amount"], item["currency"]) for item in response.json()["items"]]
+
+    assert await listed() == [
+        (top["id"], "999999999.99", "EUR"),
+        (yen["id"], "1200", "JPY"),
+        (dinar["id"], "0.125", "KWD"),
+        (cents["id"], "0.10", "EUR"),
+    ]
+    # One billion itself is refused: the upper edge is exclusive.
+    refused = await client.post(
+        "/api/v1/expenses", json=expense_body(amount="1000000000"), headers=alice.headers
+    )
+    assert refused.status_code == 422
+    assert refused.json()["errors"] == [
+        {"field": "amount", "message": "must be less than 1000000000"}
+    ]
+    assert await listed("min_amount=0") == await listed()
+    assert await listed("max_amount=0") == []
+    assert await listed("min_amount=1200&max_amount=1200") == [(yen["id"], "1200", "JPY")]
+    assert await listed("min_amount=0.125&max_amount=0.125") == [(dinar["id"], "0.125", "KWD")]
+    assert await listed("min_amount=999999999.99") == [(top["id"], "999999999.99", "EUR")]
+    for field in ("min_amount", "max_amount"):
+        for bad, message in (
+            ("-1", "must be between 0 and 1000000000"),
+            ("-0.01", "must be between 0 and 1000000000"),
+            ("inf", "must be between 0 and 1000000000"),
+            ("NaN", "must be between 0 and 1000000000"),
+            ("1000000000", "must be between 0 and 1000000000"),
+            ("1e10", "must be between 0 and 1000000000"),
+            ("0.00001", "must have at most 4 decimal places"),
+            ("abc", "must be a decimal number such as 12.50"),
+        ):
+            response = await client.get(f"/api/v1/expenses?{field}={bad}", headers=alice.headers)
+            assert response.status_code == 422, (field, bad)
+            assert response.json()["errors"] == [{"field": field, "message": message}]

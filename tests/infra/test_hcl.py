@@ -64,7 +64,17 @@ def test_nomad_job_types() -> None:
 
 @pytest.mark.parametrize("path", terraform_files(), ids=_rel)
 def test_terraform_file_parses(path: Path) -> None:
-    load_hcl(path)
+    """Parses, and every top-level block of the text is in the result (a parser that
+    silently dropped a block would pass a bare load)."""
+    parsed = load_hcl(path)
+    written = re.findall(
+        r"^(resource|data|variable|output|module|locals|terraform|provider|moved|removed|check)\b",
+        path.read_text(),
+        flags=re.MULTILINE,
+    )
+    assert written, f"{_rel(path)} has no Terraform block"
+    for kind in set(written):
+        assert len(parsed.get(kind, [])) == written.count(kind), f"{_rel(path)}: {kind} blocks"
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda p: p.name)

@@ -29,8 +29,14 @@ async def test_ready_is_503_when_redis_is_unreachable(base_env):
         body = response.json()
         assert body["checks"]["database"] == "ok"
         assert body["checks"]["redis"].startswith("error")
-        # Liveness is unaffected, and the API still answers (rate limiting fails open).
+        # Liveness is unaffected, and the API still answers: a rate-limited route, whose
+        # limiter cannot count, lets the request through with the full budget.
         assert (await client.get("/health")).status_code == 200
+        account = await register(client)
+        listed = await client.get("/api/v1/expenses", headers=account.headers)
+        assert listed.status_code == 200
+        assert listed.json() == {"items": [], "next_cursor": None}
+        assert listed.headers["ratelimit-remaining"] == listed.headers["ratelimit-limit"]
 
 
 async def test_a_busy_connection_pool_is_a_retryable_503(base_env):
@@ -203,7 +209,9 @@ async def test_logs_are_json_with_request_id_and_never_contain_secrets(base_env,
         assert secret not in captured.out
 
 
-async def test_unknown_routes_are_json_404(client):
-    response = await client.get("/api/v1/nothing-here")
-    assert response.status_code in (401, 404)
-    assert response.json()["status_code"] == response.status_code
+async def test_unknown_routes_are_json_404(client, alice):
+    for headers in ({}, alice.headers):
+        response = await client.get("/api/v1/nothing-here", headers=headers)
+        assert response.status_code == 404
+        assert response.headers["content-type"] == "application/json"
+        assert response.json() == {"status_code": 404, "detail": "Not Found"}
