@@ -3,7 +3,9 @@ is refused, and a concurrent loser replays the winner. No server needed."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+from types import SimpleNamespace
 import uuid
 from collections.abc import AsyncIterator
 
@@ -15,9 +17,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from expense_wise.db import models as m
-from expense_wise.idempotency import MAX_KEY_LENGTH, request_fingerprint, run_idempotent
+from expense_wise.idempotency import (
+    MAX_KEY_LENGTH,
+    expire_idempotency_keys,
+    request_fingerprint,
+    run_idempotent,
+)
 
 USER = uuid.UUID(int=7)
+TTL = 86_400
 
 
 @pytest.fixture
@@ -71,10 +79,10 @@ def test_the_fingerprint_covers_method_path_and_body_unambiguously():
 async def test_without_a_key_every_request_creates(sessions):
     create = Creator()
     async with sessions() as session:
-        response = await run_idempotent(session, USER, None, "f1", create)
+        response = await run_idempotent(session, USER, None, "f1", create, TTL)
         assert response.status_code == 201
         assert response.content == {"id": "e1", "amount": "12.50"}
-        await run_idempotent(session, USER, None, "f1", create)
+        await run_idempotent(session, USER, None, "f1", create, TTL)
     assert create.calls == 2
     assert await stored_keys(sessions) == []
 
@@ -82,14 +90,14 @@ async def test_without_a_key_every_request_creates(sessions):
 async def test_a_retry_replays_the_first_response_and_creates_nothing(sessions):
     create = Creator()
     async with sessions() as session:
-        first = await run_idempotent(session, USER, "key-1", "f1", create)
+        first = await run_idempotent(session, USER, "key-1", "f1", create, TTL)
     assert first.status_code == 201
     assert first.media_type == "application/json"
     assert msgspec.json.decode(first.content) == {"id": "e1", "amount": "12.50"}
     assert "idempotent-replayed" not in {name.lower() for name in first.headers}
     assert await stored_keys(sessions) == [("key-1", "f1", 201, b'{"id":"e1","amount":"12.50"}')]
     async with sessions() as session:
-        replay = await run_idempotent(session, USER, "key-1", "f1", create)
+        replay = await run_idempotent(session, USER, "key-1", "f1", create, TTL)
     assert create.calls == 1
     assert replay.status_code == 201
     assert replay.content == b'{"id":"e1","amount":"12.50"}'
@@ -97,17 +105,17 @@ async def test_a_retry_replays_the_first_response_and_creates_nothing(sessions):
     assert replay.headers["Idempotent-Replayed"] == "true"
     # Keys are per user: another user's identical key creates.
     async with sessions() as session:
-        other = await run_idempotent(session, uuid.UUID(int=8), "key-1", "f1", create)
+        other = await run_idempotent(session, uuid.UUID(int=8), "key-1", "f1", create, TTL)
     assert other.status_code == 201 and create.calls == 2
 
 
 async def test_the_same_key_with_another_body_is_422(sessions):
     async with sessions() as session:
-        await run_idempotent(session, USER, "key-1", "f1", Creator())
+        await run_idempotent(session, USER, "key-1", "f1", Creator(), TTL)
     create = Creator()
     async with sessions() as session:
         with pytest.raises(HTTPException) as raised:
-            await run_idempotent(session, USER, "key-1", "f2", create)
+            await run_idempotent(session, USER, "key-1", "f2", create, TTL)
     assert raised.value.status_code == 422
     assert raised.value.detail == (
         "this Idempotency-Key was already used with a different request body"
@@ -120,7 +128,7 @@ async def test_key_length_is_checked(sessions, key):
     create = Creator()
     async with sessions() as session:
         with pytest.raises(HTTPException) as raised:
-            await run_idempotent(session, USER, key, "f1", create)
+            await run_idempotent(session, USER, key, "f1", create, TTL)
     assert raised.value.status_code == 422
     assert raised.value.detail == "Idempotency-Key: must be 1 to 200 characters"
     assert raised.value.extra == {
@@ -132,7 +140,7 @@ async def test_key_length_is_checked(sessions, key):
 @pytest.mark.parametrize("key", ["k", "k" * MAX_KEY_LENGTH])
 async def test_keys_of_one_to_200_characters_are_accepted(sessions, key):
     async with sessions() as session:
-        response = await run_idempotent(session, USER, key, "f1", Creator())
+        response = await run_idempotent(session, USER, key, "f1", Creator(), TTL)
     assert response.status_code == 201
     assert MAX_KEY_LENGTH == 200
 
@@ -155,7 +163,7 @@ async def racing_winner(sessions, key: str, fingerprint: str) -> None:
 async def test_a_concurrent_loser_replays_the_winner(sessions):
     create = Creator(during=lambda: racing_winner(sessions, "key-1", "f1"))
     async with sessions() as session:
-        response = await run_idempotent(session, USER, "key-1", "f1", create)
+        response = await run_idempotent(session, USER, "key-1", "f1", create, TTL)
     assert response.content == b'{"id":"winner"}'
     assert response.headers["Idempotent-Replayed"] == "true"
     assert await stored_keys(sessions) == [("key-1", "f1", 201, b'{"id":"winner"}')]
@@ -165,7 +173,7 @@ async def test_a_concurrent_winner_with_another_body_makes_the_loser_422(session
     create = Creator(during=lambda: racing_winner(sessions, "key-1", "other"))
     async with sessions() as session:
         with pytest.raises(HTTPException) as raised:
-            await run_idempotent(session, USER, "key-1", "f1", create)
+            await run_idempotent(session, USER, "key-1", "f1", create, TTL)
     assert raised.value.status_code == 422
 
 
@@ -183,7 +191,55 @@ async def test_an_integrity_error_without_a_winner_is_raised(sessions):
 
     async with sessions() as session:
         with pytest.raises(IntegrityError):
-            await run_idempotent(session, USER, "key-1", "f1", duplicate_row)
+            await run_idempotent(session, USER, "key-1", "f1", duplicate_row, TTL)
     async with sessions() as session:
         count = await session.scalar(select(func.count()).select_from(m.IdempotencyKey))
     assert count == 1
+
+
+async def age_keys(sessions, seconds: float) -> None:
+    async with sessions() as session:
+        keys = (await session.scalars(select(m.IdempotencyKey))).all()
+        for key in keys:
+            key.created_at = key.created_at - dt.timedelta(seconds=seconds)
+        await session.commit()
+
+
+async def test_an_expired_key_is_free_again(sessions):
+    create = Creator()
+    async with sessions() as session:
+        await run_idempotent(session, USER, "key-1", "f1", create, TTL)
+    await age_keys(sessions, TTL - 60)
+    async with sessions() as session:
+        replay = await run_idempotent(session, USER, "key-1", "f1", create, TTL)
+    assert replay.headers["Idempotent-Replayed"] == "true" and create.calls == 1
+    async with sessions() as session:  # still within the TTL: a changed body is refused
+        with pytest.raises(HTTPException):
+            await run_idempotent(session, USER, "key-1", "f2", create, TTL)
+    await age_keys(sessions, 120)  # now past the TTL, not yet swept
+    async with sessions() as session:
+        fresh = await run_idempotent(session, USER, "key-1", "f2", create, TTL)
+    assert fresh.status_code == 201 and create.calls == 2
+    assert "Idempotent-Replayed" not in fresh.headers
+    assert [(key, fingerprint) for key, fingerprint, *_ in await stored_keys(sessions)] == [
+        ("key-1", "f2")
+    ]
+
+
+async def test_the_sweeper_deletes_expired_keys_in_batches(sessions, monkeypatch):
+    from expense_wise import idempotency
+
+    monkeypatch.setattr(idempotency, "SWEEP_BATCH", 2)
+    async with sessions() as session:
+        for n in range(5):
+            await run_idempotent(session, USER, f"old-{n}", "f", Creator(), TTL)
+    await age_keys(sessions, TTL + 10)
+    async with sessions() as session:
+        await run_idempotent(session, USER, "new", "f", Creator(), TTL)
+    ctx = {
+        "settings": SimpleNamespace(server=SimpleNamespace(idempotency_key_ttl=TTL)),
+        "session_factory": sessions,
+    }
+    assert await expire_idempotency_keys(ctx) == 5
+    assert [key for key, *_ in await stored_keys(sessions)] == ["new"]
+    assert await expire_idempotency_keys(ctx) == 0

@@ -121,3 +121,11 @@ def test_invalid_access_tokens(token, message):
     with pytest.raises(InvalidToken) as raised:
         decode_access_token(token, SECRET)
     assert message in str(raised.value)
+
+
+def test_an_empty_signing_key_is_refused_both_ways():
+    with pytest.raises(ValueError, match="^no JWT signing key$"):
+        encode_access_token(USER, "", 900)
+    token = encode_access_token(USER, SECRET, 900)
+    with pytest.raises(InvalidToken, match="^no JWT signing key$"):
+        decode_access_token(token, "")

@@ -10,6 +10,7 @@ import pytest
 
 from expense_wise.domain.expenses.csv_io import ParsedRow, _unquote, parse_csv
 from expense_wise.domain.expenses.schemas import ImportRowError
+from expense_wise.money import AMOUNT_FORMAT
 
 HEADER = "date,amount,currency,merchant,category,tags,note,payment_method,id\n"
 
@@ -226,7 +227,7 @@ def test_nul_characters_are_refused_before_anything_else():
 def test_every_bad_row_is_reported_with_its_spreadsheet_number():
     text = "date,amount,merchant\n2024-01-01,1,A\n\n2024-01-02,x,B\n2024-01-03,1,C,extra\n"
     assert errors_of(text) == [
-        (4, "amount", "must be a decimal number such as 12.50"),
+        (4, "amount", AMOUNT_FORMAT),
         (5, "row", "more values than columns"),
     ]
 

@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from expense_wise.money import AMOUNT_FORMAT
 from tests.conftest import expense_body, register
 
 
@@ -508,12 +509,12 @@ async def test_listed_amounts_are_exact_with_bounds_checked(client, alice):
         for bad, message in (
             ("-1", "must be between 0 and 1000000000"),
             ("-0.01", "must be between 0 and 1000000000"),
-            ("inf", "must be between 0 and 1000000000"),
-            ("NaN", "must be between 0 and 1000000000"),
             ("1000000000", "must be between 0 and 1000000000"),
-            ("1e10", "must be between 0 and 1000000000"),
             ("0.00001", "must have at most 4 decimal places"),
-            ("abc", "must be a decimal number such as 12.50"),
+            ("inf", AMOUNT_FORMAT),
+            ("NaN", AMOUNT_FORMAT),
+            ("1e10", AMOUNT_FORMAT),
+            ("abc", AMOUNT_FORMAT),
         ):
             response = await client.get(f"/api/v1/expenses?{field}={bad}", headers=alice.headers)
             assert response.status_code == 422, (field, bad)
