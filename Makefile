@@ -5,7 +5,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PORT ?= 8000
 export PORT
 
-.PHONY: help run test test-fast lint typecheck monitoring infra-check image image-test bench bench-api bench-scale bench-ocr bench-backup clean
+.PHONY: help run test test-fast mutation lint typecheck monitoring infra-check image image-test bench bench-api bench-scale bench-ocr bench-backup clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ test: ## Install what tests need (apt + Python), start local servers if needed, 
 
 test-fast: .venv/.synced ## Run the suite without installing system packages
 	.venv/bin/pytest -q
+
+mutation: .venv/.synced ## Mutation testing of the core modules ([tool.mutmut]): a score per module, >= 85%
+	.venv/bin/python scripts/mutation.py
 
 lint: .venv/.synced ## ruff lint + format check
 	.venv/bin/ruff check src tests bench monitoring scripts/import_graph.py

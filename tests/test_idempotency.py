@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from types import SimpleNamespace
 import uuid
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 
 import msgspec
 import pytest

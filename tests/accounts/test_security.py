@@ -124,8 +124,8 @@ def test_invalid_access_tokens(token, message):
 
 
 def test_an_empty_signing_key_is_refused_both_ways():
-    with pytest.raises(ValueError, match="^no JWT signing key$"):
+    with pytest.raises(ValueError, match=r"^no JWT signing key$"):
         encode_access_token(USER, "", 900)
     token = encode_access_token(USER, SECRET, 900)
-    with pytest.raises(InvalidToken, match="^no JWT signing key$"):
+    with pytest.raises(InvalidToken, match=r"^no JWT signing key$"):
         decode_access_token(token, "")
