@@ -15,6 +15,7 @@ from litestar.exceptions import HTTPException
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from structlog.testing import capture_logs
 
 from expense_wise.db import models as m
 from expense_wise.idempotency import (
@@ -236,10 +237,21 @@ async def test_the_sweeper_deletes_expired_keys_in_batches(sessions, monkeypatch
     await age_keys(sessions, TTL + 10)
     async with sessions() as session:
         await run_idempotent(session, USER, "new", "f", Creator(), TTL)
+    rounds = []
+
+    def counting_sessions():
+        rounds.append(1)
+        return sessions()
+
     ctx = {
         "settings": SimpleNamespace(server=SimpleNamespace(idempotency_key_ttl=TTL)),
-        "session_factory": sessions,
+        "session_factory": counting_sessions,
     }
-    assert await expire_idempotency_keys(ctx) == 5
+    with capture_logs() as logs:
+        assert await expire_idempotency_keys(ctx) == 5
+    assert len(rounds) == 3  # DELETEs of 2, 2 and 1 rows
+    assert logs == [{"event": "idempotency keys expired", "count": 5, "log_level": "info"}]
     assert [key for key, *_ in await stored_keys(sessions)] == ["new"]
-    assert await expire_idempotency_keys(ctx) == 0
+    with capture_logs() as logs:
+        assert await expire_idempotency_keys(ctx) == 0
+    assert logs == []

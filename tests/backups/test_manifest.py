@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import io
 import re
+import time
 
 import pytest
 
@@ -76,11 +77,15 @@ def test_verified_only_with_a_passed_verification():
     assert make_manifest("a", at(1), verification=passed).verified
 
 
-def test_backup_ids_sort_by_time_and_differ_within_a_second():
+def test_backup_ids_sort_by_time_and_differ_within_a_second(monkeypatch):
+    monkeypatch.setenv("TZ", "Asia/Tokyo")  # ids are in UTC, whatever the host's zone
+    time.tzset()
     now = dt.datetime(2026, 11, 26, 8, 6, 0, tzinfo=dt.timezone(dt.timedelta(hours=1)))
     backup_id = mf.new_backup_id(now)
     assert re.fullmatch(r"20261126T070600Z-[0-9a-f]{6}", backup_id)
     assert mf.new_backup_id(now) != backup_id
+    monkeypatch.delenv("TZ")
+    time.tzset()
 
 
 def test_encode_is_indented_json_that_decodes_back():
@@ -103,7 +108,7 @@ def test_plain_name_refuses_paths(name):
         mf.plain_name(name)
 
 
-@pytest.mark.parametrize("name", ["backup.dump", "...", "a..b", ".hidden"])
+@pytest.mark.parametrize("name", ["backup.dump", "...", "a..b", ".hidden", "XX.json"])
 def test_plain_name_accepts_file_names(name):
     assert mf.plain_name(name) == name
 
@@ -146,8 +151,8 @@ def test_load_manifests_newest_first_skipping_what_is_not_ours(target):
     same_time_b = make_manifest("b-same-b", at(3))
     for manifest in (older, same_time_a, newer, same_time_b):
         save_manifest(target, manifest)
-    target.write_bytes("notes.json", b'{"hello": "world"}')  # valid JSON, not a manifest
-    target.write_bytes("broken.json", b"{not json")
+    target.write_bytes("a-notes.json", b'{"hello": "world"}')  # valid JSON, not a manifest
+    target.write_bytes("a-broken.json", b"{not json")  # listed first: skipped, not the end
     target.write_bytes("b-older.dump", b"archive bytes")
     assert load_manifests(target) == [same_time_b, same_time_a, newer, older]
     assert target.read_bytes("b-older.json") == mf.encode(older)
@@ -199,8 +204,10 @@ def test_check_digest(tmp_path):
     path = tmp_path / "b1.dump"
     path.write_bytes(data)
     digest = hashlib.sha256(data).hexdigest()
-    reporter = Reporter("verify", interactive=False, out=io.StringIO())
+    out = io.StringIO()
+    reporter = Reporter("verify", interactive=True, out=out)
     check_digest(str(path), mf.FileDigest("b1.dump", len(data), digest), reporter)
+    assert out.getvalue().endswith("\n")  # the progress line was drawn and finished
     for wrong in (
         mf.FileDigest("b1.dump", len(data) + 1, digest),
         mf.FileDigest("b1.dump", len(data), "0" * 64),

@@ -189,7 +189,17 @@ IMPORT = (
 async def test_import_creates_expenses_and_missing_categories(engine):
     assert await import_text(engine, IMPORT) == (ImportResult(imported=4, skipped_duplicates=0), [])
     assert await stored(engine) == [
-        (dt.date(2024, 2, 1), Decimal("1500"), "JPY", "Ramen", "ramen", "Food", ["hot", "noodles"], None, "cash"),
+        (
+            dt.date(2024, 2, 1),
+            Decimal("1500"),
+            "JPY",
+            "Ramen",
+            "ramen",
+            "Food",
+            ["hot", "noodles"],
+            None,
+            "cash",
+        ),
         (dt.date(2024, 2, 2), Decimal("3.5"), "EUR", "=Cafe", "cafe", "new cat", [], "=note", None),
         (dt.date(2024, 2, 3), Decimal("7"), "USD", "Deli", "deli", "new cat", [], None, None),
         (dt.date(2024, 2, 3), Decimal("7"), "USD", "Deli", "deli", "new cat", [], None, None),
