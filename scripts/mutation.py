@@ -29,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 EQUIVALENT_FILE = ROOT / "tests" / "mutation" / "equivalent.toml"
 MIN_SCORE = 85.0
+SHOWN_SURVIVORS = 15  # diffs printed per failing module; the rest by name
 MUTMUT = [sys.executable, "-m", "mutmut"]
 # mutmut's exit codes of a mutant's test run (mutmut.stats.status_by_exit_code).
 KILLED = {1, 3, 36, 37, -24, 24, 152, 255, -11, -9}
@@ -130,7 +131,10 @@ def collect(modules: list[str]) -> tuple[list[ModuleResult], list[str]]:
             if code in KILLED:
                 result.killed += 1
             elif code in SURVIVED:
-                key = (path, function_of(mutant), changed_lines(mutant_diff(mutant)))
+                function = function_of(mutant)
+                # `mutmut show` takes a second: ask only where an equivalent is listed.
+                listed = any(k[:2] == (path, function) for k in equivalents)
+                key = (path, function, changed_lines(mutant_diff(mutant)) if listed else "")
                 if key in equivalents:
                     used.add(key)
                     result.equivalent.append(mutant)
@@ -188,9 +192,11 @@ def main() -> int:
         )
     failed = [result for result in results if not result.passed]
     for result in failed:
-        for mutant in result.survivors:
-            print(f"\nsurvived (kill it, or list it in {EQUIVALENT_FILE.relative_to(ROOT)}):")
+        print(f"\n{result.path}: survivors (kill them, or list them in {EQUIVALENT_FILE.name})")
+        for mutant in result.survivors[:SHOWN_SURVIVORS]:
             print(mutant_diff(mutant))
+        for mutant in result.survivors[SHOWN_SURVIVORS:]:
+            print(f"survived: {mutant}  (mutmut show {mutant})")
         for mutant in result.unchecked:
             print(f"not checked: {mutant}")
     for entry in stale:

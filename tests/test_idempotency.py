@@ -180,6 +180,17 @@ async def test_a_concurrent_winner_with_another_body_makes_the_loser_422(session
 
 async def test_an_integrity_error_without_a_winner_is_raised(sessions):
     await racing_winner(sessions, "taken", "f0")
+    async with sessions() as other:  # another user's key of the same name is no winner
+        other.add(
+            m.IdempotencyKey(
+                user_id=uuid.UUID(int=8),
+                key="key-1",
+                request_hash="f1",
+                status_code=201,
+                response_body=b'{"id":"not yours"}',
+            )
+        )
+        await other.commit()
 
     async def duplicate_row() -> tuple[int, object]:
         # The resource itself breaks a constraint: not a race on the key.
@@ -195,7 +206,7 @@ async def test_an_integrity_error_without_a_winner_is_raised(sessions):
             await run_idempotent(session, USER, "key-1", "f1", duplicate_row, TTL)
     async with sessions() as session:
         count = await session.scalar(select(func.count()).select_from(m.IdempotencyKey))
-    assert count == 1
+    assert count == 2
 
 
 async def age_keys(sessions, seconds: float) -> None:

@@ -205,3 +205,16 @@ def test_format_scaled_agrees_with_format_amount(units, currency):
 def test_parse_then_format_round_trips(cents, currency):
     text = f"{cents // 100}.{cents % 100:02d}"
     assert format_amount(parse_amount(text, currency), currency) == text
+
+
+def test_format_scaled_skips_the_decimal_round_trip_for_exact_amounts(monkeypatch):
+    from expense_wise import money
+
+    def no_round_trip(amount, currency):
+        raise AssertionError("format_amount called for an exact amount")
+
+    monkeypatch.setattr(money, "format_amount", no_round_trip)
+    assert format_scaled(125000, 4, "EUR") == "12.50"
+    assert format_scaled(0, 4, "EUR") == "0.00"
+    assert format_scaled(12000000, 4, "JPY") == "1200"
+    assert format_scaled(12340, 4, "KWD") == "1.234"

@@ -200,14 +200,14 @@ async def test_import_creates_expenses_and_missing_categories(engine):
             None,
             "cash",
         ),
-        (dt.date(2024, 2, 2), Decimal("3.5"), "EUR", "=Cafe", "cafe", "new cat", [], "=note", None),
-        (dt.date(2024, 2, 3), Decimal("7"), "USD", "Deli", "deli", "new cat", [], None, None),
-        (dt.date(2024, 2, 3), Decimal("7"), "USD", "Deli", "deli", "new cat", [], None, None),
+        (dt.date(2024, 2, 2), Decimal("3.5"), "EUR", "=Cafe", "cafe", "New Cat", [], "=note", None),
+        (dt.date(2024, 2, 3), Decimal("7"), "USD", "Deli", "deli", "New Cat", [], None, None),
+        (dt.date(2024, 2, 3), Decimal("7"), "USD", "Deli", "deli", "New Cat", [], None, None),
     ]
     async with AsyncSession(engine) as session:
         names = (await session.scalars(select(m.Category.name).order_by(m.Category.name))).all()
         keys = (await session.scalars(select(m.Expense.import_key))).all()
-    assert names == ["Food", "new cat"]  # named as its last mention
+    assert names == ["Food", "New Cat"]  # named as first written in the file
     assert len(set(keys)) == 4 and all(len(key) == 64 for key in keys)
     # Importing the same file again adds nothing; a longer file adds only what is new.
     assert await import_text(engine, IMPORT) == (ImportResult(imported=0, skipped_duplicates=4), [])

@@ -462,7 +462,9 @@ async def _category_ids(
     """The id of each named category by name key; the missing ones are created, all in one
     statement, unless they would take the user past the category quota: then nothing is
     written and the caller's transaction is rolled back, so the whole import is refused."""
-    wanted = {name_key(name): " ".join(name.split()) for name in names}
+    wanted: dict[str, str] = {}
+    for name in names:
+        wanted.setdefault(name_key(name), " ".join(name.split()))
     if not wanted:
         return {}
     rows = await session.execute(
@@ -560,7 +562,9 @@ async def import_rows(
     """Insert the rows not imported before, creating missing categories by name; the caller
     commits once, so the import is all or nothing."""
     new_rows = await _not_imported_before(session, user_id, rows)
-    names = {row.category for row in new_rows if row.category}
+    # In file order, so that the first spelling of a new category names it (a set's order
+    # changes from run to run).
+    names = list(dict.fromkeys(row.category for row in new_rows if row.category))
     category_ids = await _category_ids(session, user_id, names, category_quota)
     await _insert_expenses(session, user_id, new_rows, category_ids)
     return schemas.ImportResult(
