@@ -35,9 +35,10 @@ async def check_quota(
 ) -> None:
     """Refuse with a 409 when the user's rows of `model` plus `adding` would pass `limit`.
 
-    The user's row is locked for the rest of the transaction, so concurrent creations are
-    counted one after the other and cannot pass the limit together (SQLite writes one
-    transaction at a time anyway)."""
+    On PostgreSQL the user's row is locked for the rest of the transaction, so concurrent
+    creations are counted one after the other and cannot pass the limit together. SQLite has
+    no row locks: on the embedded default, requests that count at the same instant may pass
+    the limit by one each."""
     await session.execute(select(m.User.id).where(m.User.id == user_id).with_for_update())
     count = await session.scalar(
         select(func.count()).select_from(model).where(model.user_id == user_id)
