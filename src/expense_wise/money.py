@@ -145,3 +145,16 @@ def checked_bound(value: str, field: str) -> Decimal:
         return parse_bound(value)
     except AmountError as error:
         raise Invalid(field, str(error)) from error
+
+
+def changed_amount(
+    amount: Decimal, currency: str, new_amount: Any, new_currency: Any
+) -> tuple[Decimal, str]:
+    """The amount and currency after an update that may change either (`msgspec.UNSET`:
+    unchanged). A kept amount must suit a new currency: 12.50 cannot become JPY."""
+    new_currency = currency if new_currency is msgspec.UNSET else checked_currency(new_currency)
+    if new_amount is not msgspec.UNSET:
+        return checked_amount(new_amount, new_currency), new_currency
+    if new_currency != currency:
+        return checked_amount(amount, new_currency), new_currency
+    return amount, currency

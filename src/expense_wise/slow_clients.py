@@ -19,7 +19,7 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from expense_wise.logging import get_logger
-from expense_wise.settings import parse_duration
+from expense_wise.setting_values import parse_duration
 
 DEFAULT_HEADER_TIMEOUT = 10
 DEFAULT_BODY_TIMEOUT = 60

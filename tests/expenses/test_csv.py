@@ -168,9 +168,9 @@ async def test_export_is_the_same_csv_on_postgresql_and_sqlite(client, sqlite_cl
 
 
 async def test_export_crosses_chunk_boundaries_in_order(client, alice, base_env, monkeypatch):
-    from expense_wise.domain.expenses import csv_io
+    from expense_wise.domain.expenses import csv_export
 
-    monkeypatch.setattr(csv_io, "EXPORT_CHUNK_ROWS", 7)
+    monkeypatch.setattr(csv_export, "EXPORT_CHUNK_ROWS", 7)
     run_sql(
         base_env,
         "INSERT INTO expenses (id, user_id, amount, currency, occurred_on, merchant,"

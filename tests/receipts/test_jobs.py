@@ -25,7 +25,7 @@ from litestar.testing import AsyncTestClient
 
 from expense_wise.db import models as m
 from expense_wise.db.types import utcnow
-from expense_wise.domain.receipts import jobs, services
+from expense_wise.domain.receipts import jobs, processing, services
 from expense_wise.domain.receipts.metrics import refresh_gauges
 from expense_wise.storage import StorageUnavailable, StoredObject
 from tests.conftest import (
@@ -79,7 +79,7 @@ async def test_transient_failures_are_retried_with_backoff_then_fail_readably(
 ) -> None:
     row = await insert_receipt(client, alice, status="pending", attempts=0)
     delays = []
-    for attempt in range(1, services.MAX_ATTEMPTS):
+    for attempt in range(1, processing.MAX_ATTEMPTS):
         with pytest.raises(Retry) as retry:
             async with job_context(client, storage=UnreachableStorage()) as ctx:
                 await jobs.process_receipt(ctx, str(row.id))
@@ -95,7 +95,7 @@ async def test_transient_failures_are_retried_with_backoff_then_fail_readably(
         assert await jobs.process_receipt(ctx, str(row.id)) == "failed"
     final = await load_receipt(client, row.id)
     assert final is not None and final.status == "failed"
-    assert final.attempts == services.MAX_ATTEMPTS
+    assert final.attempts == processing.MAX_ATTEMPTS
     assert "gave up after 4 attempts" in (final.error or "")
     assert final.finished_at is not None
 
@@ -143,7 +143,7 @@ async def test_a_cancelled_job_hands_the_receipt_back_at_once(
     assert (current.status, current.attempts, current.error) == (
         "pending",
         1,
-        services.INTERRUPTED,
+        processing.INTERRUPTED,
     )
     assert current.next_attempt_at is not None and current.next_attempt_at <= utcnow()
 
@@ -174,7 +174,7 @@ async def test_receipts_beyond_the_attempt_limit_fail(
     client: AppClient[Any], alice: Account
 ) -> None:
     """A receipt whose worker keeps getting killed (e.g. OOM on one image) is given up."""
-    row = await insert_receipt(client, alice, status="pending", attempts=services.MAX_ATTEMPTS)
+    row = await insert_receipt(client, alice, status="pending", attempts=processing.MAX_ATTEMPTS)
     async with job_context(client) as ctx:
         assert await jobs.process_receipt(ctx, str(row.id)) == "failed"
     current = await load_receipt(client, row.id)

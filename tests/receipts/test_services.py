@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from expense_wise.db.types import utcnow
-from expense_wise.domain.receipts import services
+from expense_wise.domain.receipts import processing
 from expense_wise.domain.receipts.extraction import ExtractedFields
 from tests.conftest import Account, AppClient
 from tests.receipts.conftest import insert_receipt, load_receipt, session_factory
@@ -36,7 +36,7 @@ async def test_only_one_of_two_concurrent_claims_wins(
 
     async def claim() -> Any:
         async with factory() as session:
-            return await services.claim(session, row.id, lease_seconds=60)
+            return await processing.claim(session, row.id, lease_seconds=60)
 
     results = await asyncio.gather(claim(), claim(), claim())
     winners = [result for result in results if result is not None]
@@ -51,16 +51,16 @@ async def test_expired_lease_can_be_claimed_again_and_the_old_attempt_is_ignored
     row = await insert_receipt(client, alice, status="pending", attempts=0)
     factory = session_factory(client)
     async with factory() as session:
-        first = await services.claim(session, row.id, lease_seconds=60)
+        first = await processing.claim(session, row.id, lease_seconds=60)
         assert first is not None
         # A live lease keeps others out.
-        assert await services.claim(session, row.id, lease_seconds=60) is None
-        assert await services.renew_lease(session, row.id, 1, lease_seconds=-1)  # expire it
-        second = await services.claim(session, row.id, lease_seconds=60)
+        assert await processing.claim(session, row.id, lease_seconds=60) is None
+        assert await processing.renew_lease(session, row.id, 1, lease_seconds=-1)  # expire it
+        second = await processing.claim(session, row.id, lease_seconds=60)
         assert second is not None and second.attempts == 2
         # The first attempt finishing late must not overwrite its successor.
-        assert not await services.mark_done(session, row.id, 1, fields())
-        assert await services.mark_done(session, row.id, 2, fields())
+        assert not await processing.mark_done(session, row.id, 1, fields())
+        assert await processing.mark_done(session, row.id, 2, fields())
     stored = await load_receipt(client, row.id)
     assert stored is not None
     assert (stored.status, stored.merchant, stored.total, stored.next_attempt_at) == (
@@ -71,7 +71,7 @@ async def test_expired_lease_can_be_claimed_again_and_the_old_attempt_is_ignored
     )
     assert stored.finished_at is not None and stored.error is None
     async with factory() as session:
-        assert await services.claim(session, row.id, lease_seconds=60) is None  # done stays done
+        assert await processing.claim(session, row.id, lease_seconds=60) is None  # done stays done
 
 
 async def test_sweeper_queries_release_expired_leases_and_find_owed_work(
@@ -93,11 +93,11 @@ async def test_sweeper_queries_release_expired_leases_and_find_owed_work(
     await insert_receipt(client, alice, status="failed", next_attempt_at=past)
 
     async with session_factory(client)() as session:
-        assert await services.release_expired_leases(session) == [expired.id]
-        found = dict(await services.owed_receipts(session, limit=10))
+        assert await processing.release_expired_leases(session) == [expired.id]
+        found = dict(await processing.owed_receipts(session, limit=10))
         assert found == {expired.id: 1, owed.id: 0}
-        await services.postpone(session, list(found), stale_seconds=60)
-        assert await services.owed_receipts(session, limit=10) == []
+        await processing.postpone(session, list(found), stale_seconds=60)
+        assert await processing.owed_receipts(session, limit=10) == []
     released = await load_receipt(client, expired.id)
     assert released is not None and released.status == "pending"
     assert "interrupted" in (released.error or "")
@@ -109,8 +109,8 @@ async def test_sweeper_queries_release_expired_leases_and_find_owed_work(
 
 async def test_job_ids_change_after_an_interrupted_attempt() -> None:
     receipt_id = uuid.uuid4()
-    assert services.job_id(receipt_id, 0) == f"receipt:{receipt_id}"
-    assert services.job_id(receipt_id, 2) == f"receipt:{receipt_id}:2"
+    assert processing.job_id(receipt_id, 0) == f"receipt:{receipt_id}"
+    assert processing.job_id(receipt_id, 2) == f"receipt:{receipt_id}:2"
 
 
 async def test_implausible_ocr_values_are_not_stored(
@@ -118,8 +118,8 @@ async def test_implausible_ocr_values_are_not_stored(
 ) -> None:
     row = await insert_receipt(client, alice, status="pending", attempts=0)
     async with session_factory(client)() as session:
-        assert await services.claim(session, row.id, lease_seconds=60) is not None
-        assert await services.mark_done(
+        assert await processing.claim(session, row.id, lease_seconds=60) is not None
+        assert await processing.mark_done(
             session,
             row.id,
             1,

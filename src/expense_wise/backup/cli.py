@@ -21,7 +21,8 @@ from expense_wise.backup import manifest as mf
 from expense_wise.backup.postgres import BackupError
 from expense_wise.backup.report import Reporter, human_bytes, human_seconds
 from expense_wise.backup.targets import Target, resolve_target
-from expense_wise.settings import Settings, parse_duration
+from expense_wise.setting_values import parse_duration
+from expense_wise.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 DIRECTORY = click.Path(file_okay=False, path_type=Path)
@@ -252,7 +253,7 @@ def restore(
     from expense_wise.backup.catalog import find_backup
     from expense_wise.backup.postgres import Database
     from expense_wise.backup.restore import restore_backup
-    from expense_wise.settings import parse_database_url
+    from expense_wise.setting_values import parse_database_url
 
     settings = _settings()
     target = resolve_target(settings, directory)

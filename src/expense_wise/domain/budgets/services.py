@@ -27,7 +27,7 @@ from expense_wise.domain.budgets import schemas
 from expense_wise.domain.categories.services import ensure_owned
 from expense_wise.domain.notifications import templates
 from expense_wise.domain.notifications.services import queue_email
-from expense_wise.money import checked_amount, checked_currency, format_amount
+from expense_wise.money import changed_amount, checked_amount, checked_currency, format_amount
 from expense_wise.quotas import check_quota
 
 # Spending per (category id, currency) in one period.
@@ -143,14 +143,7 @@ async def update_budget(
 ) -> m.Budget:
     await lock_budgets(session, user_id)
     row = await get_budget(session, user_id, budget_id)
-    currency = row.currency
-    if data.currency is not msgspec.UNSET:
-        currency = checked_currency(data.currency)
-    if data.amount is not msgspec.UNSET:
-        row.amount = checked_amount(data.amount, currency)
-    elif currency != row.currency:
-        row.amount = checked_amount(row.amount, currency)
-    row.currency = currency
+    row.amount, row.currency = changed_amount(row.amount, row.currency, data.amount, data.currency)
     if data.category_id is not msgspec.UNSET:
         await ensure_owned(session, user_id, data.category_id, "category_id")
         row.category_id = data.category_id

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from expense_wise.api import ApiError, error_responses
 from expense_wise.db.types import utcnow
 from expense_wise.domain.budgets.services import check_thresholds
-from expense_wise.domain.expenses import csv_io, schemas, services
+from expense_wise.domain.expenses import csv_export, csv_io, schemas, services
 from expense_wise.domain.expenses.deps import FILTER_DEPENDENCIES
 from expense_wise.idempotency import request_fingerprint, run_idempotent
 from expense_wise.security import AuthUser
@@ -93,7 +93,7 @@ class ExpenseController(Controller):
         format: Annotated[str, QueryParameter(name="format", pattern="^csv$")] = "csv",
     ) -> Stream:
         return Stream(
-            await csv_io.export_csv(state.engine, current_user.id, filters),
+            await csv_export.export_csv(state.engine, current_user.id, filters),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="expenses.csv"'},
         )

@@ -42,6 +42,7 @@ from expense_wise.domain.expenses import schemas
 from expense_wise.domain.expenses.filters import dialect_of, filter_conditions
 from expense_wise.domain.expenses.rules import checked_merchant, clean_tags, merchant_key
 from expense_wise.money import (
+    changed_amount,
     checked_amount,
     checked_currency,
     format_amount,
@@ -272,14 +273,7 @@ async def update_expense(
     session: AsyncSession, user_id: uuid.UUID, expense_id: uuid.UUID, data: schemas.ExpenseUpdate
 ) -> m.Expense:
     row = await get_expense(session, user_id, expense_id)
-    currency = row.currency
-    if data.currency is not msgspec.UNSET:
-        currency = checked_currency(data.currency)
-    if data.amount is not msgspec.UNSET:
-        row.amount = checked_amount(data.amount, currency)
-    elif currency != row.currency:
-        row.amount = checked_amount(row.amount, currency)  # e.g. 12.50 cannot become JPY
-    row.currency = currency
+    row.amount, row.currency = changed_amount(row.amount, row.currency, data.amount, data.currency)
     if data.occurred_on is not msgspec.UNSET:
         row.occurred_on = checked_date(data.occurred_on, "occurred_on")
     if data.merchant is not msgspec.UNSET:

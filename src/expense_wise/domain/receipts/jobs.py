@@ -18,7 +18,7 @@ import pytesseract
 from arq import Retry
 from sqlalchemy.exc import SQLAlchemyError
 
-from expense_wise.domain.receipts import extraction, images, services
+from expense_wise.domain.receipts import extraction, images, processing
 from expense_wise.logging import get_logger
 from expense_wise.runtime.queue import QueueUnavailable
 from expense_wise.storage import ObjectNotFound, StorageUnavailable
@@ -56,7 +56,7 @@ async def process_receipt(ctx: dict[str, Any], receipt_id: str) -> str:
     lease: int = ctx["settings"].worker.receipt_stale_seconds
     try:
         async with job_session(ctx) as session:
-            row = await services.claim(session, rid, lease)
+            row = await processing.claim(session, rid, lease)
     except SQLAlchemyError as error:
         log.warning("receipt claim failed; retrying", receipt_id=receipt_id, error=str(error))
         raise Retry(defer=retry_delay(int(ctx.get("job_try") or 1))) from error
@@ -64,9 +64,9 @@ async def process_receipt(ctx: dict[str, Any], receipt_id: str) -> str:
         return "skipped"
     attempt = row.attempts
     log_context = {"receipt_id": receipt_id, "attempt": attempt, "job_id": ctx.get("job_id")}
-    if attempt > services.MAX_ATTEMPTS:
+    if attempt > processing.MAX_ATTEMPTS:
         async with job_session(ctx) as session:
-            await services.mark_failed(
+            await processing.mark_failed(
                 session, rid, attempt, f"gave up after {attempt - 1} interrupted attempts"
             )
         return "failed"
@@ -76,20 +76,22 @@ async def process_receipt(ctx: dict[str, Any], receipt_id: str) -> str:
         fields = await _extract(ctx, row.storage_key, row.storage_version)
     except _Permanent as error:
         async with job_session(ctx) as session:
-            await services.mark_failed(session, rid, attempt, str(error))
+            await processing.mark_failed(session, rid, attempt, str(error))
         log.info("receipt failed", reason=str(error), **log_context)
         return "failed"
     except _Transient as error:
-        if attempt >= services.MAX_ATTEMPTS:
+        if attempt >= processing.MAX_ATTEMPTS:
             async with job_session(ctx) as session:
-                await services.mark_failed(
+                await processing.mark_failed(
                     session, rid, attempt, f"{error} (gave up after {attempt} attempts)"
                 )
             log.warning("receipt failed for good", reason=str(error), **log_context)
             return "failed"
         delay = retry_delay(attempt)
         async with job_session(ctx) as session:
-            await services.mark_retrying(session, rid, attempt, f"{error}; retrying", delay, lease)
+            await processing.mark_retrying(
+                session, rid, attempt, f"{error}; retrying", delay, lease
+            )
         log.info("receipt will be retried", reason=str(error), defer=delay, **log_context)
         raise Retry(defer=delay) from error
     except asyncio.CancelledError:
@@ -105,7 +107,7 @@ async def process_receipt(ctx: dict[str, Any], receipt_id: str) -> str:
 
     try:
         async with job_session(ctx) as session:
-            stored = await services.mark_done(session, rid, attempt, fields)
+            stored = await processing.mark_done(session, rid, attempt, fields)
     except SQLAlchemyError as error:
         # The lease runs out meanwhile, so the retry can claim the receipt again.
         log.warning("could not store OCR result; retrying", error=str(error), **log_context)
@@ -143,7 +145,7 @@ async def _extract(
 
 async def _hand_back(ctx: dict[str, Any], receipt_id: uuid.UUID, attempt: int) -> None:
     async with job_session(ctx) as session:
-        await services.release_claim(session, receipt_id, attempt)
+        await processing.release_claim(session, receipt_id, attempt)
 
 
 async def _renew_lease(
@@ -153,7 +155,7 @@ async def _renew_lease(
         await asyncio.sleep(max(lease / 3, 0.5))
         try:
             async with job_session(ctx) as session:
-                if not await services.renew_lease(session, receipt_id, attempt, lease):
+                if not await processing.renew_lease(session, receipt_id, attempt, lease):
                     return
         except SQLAlchemyError as error:
             log.warning("could not renew receipt lease", error=str(error))
@@ -163,22 +165,22 @@ async def sweep_receipts(ctx: dict[str, Any]) -> int:
     """Queue receipts whose processing was lost (worker killed, Redis down or flushed).
     Returns how many were queued."""
     async with job_session(ctx) as session:
-        released = await services.release_expired_leases(session)
-        owed = await services.owed_receipts(session, SWEEP_BATCH)
+        released = await processing.release_expired_leases(session)
+        owed = await processing.owed_receipts(session, SWEEP_BATCH)
     if released:
         log.warning("receipt leases expired; re-queueing", count=len(released))
     queued: list[uuid.UUID] = []
     for receipt_id, attempts in owed:
         try:
             await ctx["queue"].enqueue(
-                "process_receipt", str(receipt_id), job_id=services.job_id(receipt_id, attempts)
+                "process_receipt", str(receipt_id), job_id=processing.job_id(receipt_id, attempts)
             )
         except QueueUnavailable as error:
             log.warning("queue unavailable; receipts stay owed", error=str(error))
             break
         queued.append(receipt_id)
     async with job_session(ctx) as session:
-        await services.postpone(session, queued, ctx["settings"].worker.receipt_stale_seconds)
+        await processing.postpone(session, queued, ctx["settings"].worker.receipt_stale_seconds)
     if queued:
         log.info("receipts queued by the sweeper", count=len(queued))
     return len(queued)

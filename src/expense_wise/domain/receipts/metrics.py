@@ -15,7 +15,7 @@ from typing import Any
 from litestar import Litestar
 from prometheus_client import Gauge
 
-from expense_wise.domain.receipts import services
+from expense_wise.domain.receipts import processing
 from expense_wise.periodic import periodically
 
 REFRESH_SECONDS = 15
@@ -42,8 +42,8 @@ JOB_QUEUE_OLDEST_AGE = Gauge(
 
 async def refresh_gauges(state: Any) -> None:
     async with state.session_factory() as session:
-        counts = await services.count_by_status(session)
-        oldest_pending = await services.oldest_unfinished_age(session)
+        counts = await processing.count_by_status(session)
+        oldest_pending = await processing.oldest_unfinished_age(session)
     for status, count in counts.items():
         RECEIPTS.labels(status).set(count)
     RECEIPTS_OLDEST_PENDING_AGE.set(oldest_pending)

@@ -29,7 +29,7 @@ from expense_wise.domain.expenses.filters import dialect_of
 from expense_wise.domain.expenses.rules import checked_merchant, clean_tags, merchant_key
 from expense_wise.domain.recurring import schemas
 from expense_wise.domain.recurring.schedule import Schedule, next_occurrence, occurrences
-from expense_wise.money import checked_amount, checked_currency, format_amount
+from expense_wise.money import changed_amount, checked_amount, checked_currency, format_amount
 from expense_wise.quotas import check_quota
 from expense_wise.settings import QuotaSettings
 from expense_wise.unit_of_work import enqueue_after_commit
@@ -144,14 +144,7 @@ async def update_recurring(
 ) -> m.RecurringExpense:
     """Changes apply to occurrences not generated yet; existing expenses stay as they are."""
     row = await get_recurring(session, user_id, recurring_id)
-    currency = row.currency
-    if data.currency is not msgspec.UNSET:
-        currency = checked_currency(data.currency)
-    if data.amount is not msgspec.UNSET:
-        row.amount = checked_amount(data.amount, currency)
-    elif currency != row.currency:
-        row.amount = checked_amount(row.amount, currency)
-    row.currency = currency
+    row.amount, row.currency = changed_amount(row.amount, row.currency, data.amount, data.currency)
     if data.merchant is not msgspec.UNSET:
         row.merchant = checked_merchant(data.merchant)
     if data.category_id is not msgspec.UNSET:
