@@ -58,7 +58,14 @@ def test_jobspec_blocks_land_in_the_api_fields_with_go_durations() -> None:
     assert health["Interval"] == 10 * SECONDS and health["Timeout"] == 2 * SECONDS
     (task,) = group["Tasks"]
     assert task["KillTimeout"] == 45 * SECONDS and task["Env"]["APP_ENV"] == "production"
-    assert group["Networks"][0]["DynamicPorts"] == [{"Label": "http", "To": 8000}]
+    # /metrics on a port of its own (METRICS_PORT), registered as a separate service.
+    assert group["Networks"][0]["DynamicPorts"] == [
+        {"Label": "http", "To": 8000},
+        {"Label": "metrics", "To": 9101},
+    ]
+    services = {service["Name"]: service for service in group["Services"]}
+    assert services["expense-wise-api-metrics"]["PortLabel"] == "metrics"
+    assert "metrics" not in services["expense-wise-api"]["Tags"]
 
     periodic = _job("backup.nomad.hcl")["Periodic"]
     assert periodic == {
