@@ -14,8 +14,10 @@ $(UV):
 	@bash scripts/bootstrap-uv.sh
 
 # Everything: the runtime, dev/test tools and the infrastructure checkers (make test & co).
+# python-hcl2 is reinstalled because venvs made before checkov left the infra group had
+# checkov's fork of it in the same `hcl2` folder, and removing the fork deletes shared files.
 .venv/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --all-groups
+	$(UV) sync --frozen --all-groups --reinstall-package python-hcl2
 	@touch $@
 
 # Only what serving needs, for `make run`. --inexact keeps the tools of an earlier
