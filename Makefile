@@ -38,9 +38,12 @@ test-fast: .venv/.synced ## Run the suite without installing system packages
 mutation: .venv/.synced ## Mutation testing of the core modules ([tool.mutmut]): a score per module, >= 85%
 	.venv/bin/python scripts/mutation.py
 
-lint: .venv/.synced ## ruff lint + format check
+lint: .venv/.synced ## ruff lint + format check, duplicate-code scan (pylint)
 	.venv/bin/ruff check src tests bench monitoring scripts/import_graph.py
 	.venv/bin/ruff format --check src tests bench monitoring scripts/import_graph.py
+	@# No block of six or more lines repeated (docs/architecture.md); pinned, outside the lock.
+	$(UV) tool run --quiet pylint==4.1.4 --disable=all --enable=duplicate-code \
+		--min-similarity-lines=6 --ignore=migrations --score=no src/expense_wise
 
 typecheck: .venv/.synced ## mypy (strict) on src/
 	.venv/bin/mypy

@@ -29,7 +29,7 @@ from expense_wise.db.types import MONEY_SCALE, utcnow
 from expense_wise.domain.accounts.services import default_currency
 from expense_wise.domain.categories.services import name_key
 from expense_wise.domain.expenses import schemas
-from expense_wise.domain.expenses.rules import clean_tags, merchant_key
+from expense_wise.domain.expenses.rules import WRITTEN_COLUMNS, clean_tags, merchant_key
 from expense_wise.money import AmountError, is_currency, parse_amount
 from expense_wise.quotas import check_quota
 
@@ -295,22 +295,7 @@ async def _category_ids(
     return ids
 
 
-_IMPORTED_COLUMNS = [
-    "id",
-    "user_id",
-    "amount",
-    "currency",
-    "occurred_on",
-    "merchant",
-    "merchant_key",
-    "category_id",
-    "note",
-    "tags",
-    "payment_method",
-    "import_key",
-    "created_at",
-    "updated_at",
-]
+_IMPORTED_COLUMNS = [*WRITTEN_COLUMNS, "import_key", "created_at", "updated_at"]
 
 
 async def _insert_expenses(

@@ -9,6 +9,20 @@ from collections.abc import Sequence
 from expense_wise.errors import Invalid
 
 _NON_WORD = re.compile(r"[^\w]+")
+# The columns every writer of a new expense fills, whatever the source (request, receipt, CSV).
+WRITTEN_COLUMNS = (
+    "id",
+    "user_id",
+    "amount",
+    "currency",
+    "occurred_on",
+    "merchant",
+    "merchant_key",
+    "category_id",
+    "note",
+    "tags",
+    "payment_method",
+)
 
 
 def merchant_key(merchant: str) -> str:

@@ -40,7 +40,12 @@ from expense_wise.domain.budgets import services as budgets
 from expense_wise.domain.categories.services import ensure_owned
 from expense_wise.domain.expenses import schemas
 from expense_wise.domain.expenses.filters import dialect_of, filter_conditions
-from expense_wise.domain.expenses.rules import checked_merchant, clean_tags, merchant_key
+from expense_wise.domain.expenses.rules import (
+    WRITTEN_COLUMNS,
+    checked_merchant,
+    clean_tags,
+    merchant_key,
+)
 from expense_wise.money import (
     changed_amount,
     checked_amount,
@@ -85,22 +90,7 @@ def _new_value(column: str) -> BindParameter[Any]:
 # Everything a new expense is written with; category_id is only the requested one.
 _NEW = {
     column: _new_value(column)
-    for column in (
-        "id",
-        "user_id",
-        "amount",
-        "currency",
-        "occurred_on",
-        "merchant",
-        "merchant_key",
-        "category_id",
-        "note",
-        "tags",
-        "payment_method",
-        "receipt_id",
-        "created_at",
-        "updated_at",
-    )
+    for column in (*WRITTEN_COLUMNS, "receipt_id", "created_at", "updated_at")
 }
 _DUPLICATE_FROM = bindparam("duplicate_from", type_=Date)
 _DUPLICATE_TO = bindparam("duplicate_to", type_=Date)
@@ -269,6 +259,22 @@ async def get_expense(
     return await api.get_owned(session, m.Expense, expense_id, user_id, "expense")
 
 
+async def apply_detail_changes(
+    session: AsyncSession, user_id: uuid.UUID, row: Any, data: Any
+) -> None:
+    """Apply the category, note, tags and payment method an update sent (`msgspec.UNSET`:
+    unchanged) to an expense or a recurring expense."""
+    if data.category_id is not msgspec.UNSET:
+        await ensure_owned(session, user_id, data.category_id, "category_id")
+        row.category_id = data.category_id
+    if data.note is not msgspec.UNSET:
+        row.note = data.note
+    if data.tags is not msgspec.UNSET:
+        row.tags = clean_tags(data.tags)
+    if data.payment_method is not msgspec.UNSET:
+        row.payment_method = data.payment_method
+
+
 async def update_expense(
     session: AsyncSession, user_id: uuid.UUID, expense_id: uuid.UUID, data: schemas.ExpenseUpdate
 ) -> m.Expense:
@@ -279,15 +285,7 @@ async def update_expense(
     if data.merchant is not msgspec.UNSET:
         row.merchant = checked_merchant(data.merchant)
         row.merchant_key = merchant_key(data.merchant)
-    if data.category_id is not msgspec.UNSET:
-        await ensure_owned(session, user_id, data.category_id, "category_id")
-        row.category_id = data.category_id
-    if data.note is not msgspec.UNSET:
-        row.note = data.note
-    if data.tags is not msgspec.UNSET:
-        row.tags = clean_tags(data.tags)
-    if data.payment_method is not msgspec.UNSET:
-        row.payment_method = data.payment_method
+    await apply_detail_changes(session, user_id, row, data)
     with session.no_autoflush:
         row.possible_duplicate_of = await session.scalar(
             _POSSIBLE_DUPLICATE,

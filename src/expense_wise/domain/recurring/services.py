@@ -27,6 +27,7 @@ from expense_wise.domain.budgets.services import check_thresholds
 from expense_wise.domain.categories.services import ensure_owned
 from expense_wise.domain.expenses.filters import dialect_of
 from expense_wise.domain.expenses.rules import checked_merchant, clean_tags, merchant_key
+from expense_wise.domain.expenses.services import apply_detail_changes
 from expense_wise.domain.recurring import schemas
 from expense_wise.domain.recurring.schedule import Schedule, next_occurrence, occurrences
 from expense_wise.money import changed_amount, checked_amount, checked_currency, format_amount
@@ -147,15 +148,7 @@ async def update_recurring(
     row.amount, row.currency = changed_amount(row.amount, row.currency, data.amount, data.currency)
     if data.merchant is not msgspec.UNSET:
         row.merchant = checked_merchant(data.merchant)
-    if data.category_id is not msgspec.UNSET:
-        await ensure_owned(session, user_id, data.category_id, "category_id")
-        row.category_id = data.category_id
-    if data.note is not msgspec.UNSET:
-        row.note = data.note
-    if data.tags is not msgspec.UNSET:
-        row.tags = clean_tags(data.tags)
-    if data.payment_method is not msgspec.UNSET:
-        row.payment_method = data.payment_method
+    await apply_detail_changes(session, user_id, row, data)
     if data.frequency is not msgspec.UNSET:
         row.frequency = data.frequency
     if data.interval is not msgspec.UNSET:
