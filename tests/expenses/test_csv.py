@@ -330,13 +330,12 @@ async def test_stalled_export_readers_hold_no_database_connection(small_pool_env
                 database,
             )
             assert "idle in transaction" not in dict(sessions), sessions
-            started = time.monotonic()
+            # With the 3 connections pinned, both would wait out the 2 s pool timeout and
+            # answer 503; a wall-clock bound would only measure the machine's load.
             listed = await http.get("/api/v1/expenses", headers=other.headers)
             ready = await http.get("/ready")
-            elapsed = time.monotonic() - started
             assert listed.status_code == 200, listed.text
             assert ready.status_code == 200, ready.text
-            assert elapsed < 1.5
         finally:
             for reader in readers:
                 reader.close()
