@@ -8,10 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from expense_wise.errors import Invalid
 from expense_wise.money import (
     AMOUNT_FORMAT,
     ISO_4217,
     AmountError,
+    checked_amount,
+    checked_bound,
     format_amount,
     format_scaled,
     is_currency,
@@ -218,3 +221,23 @@ def test_format_scaled_skips_the_decimal_round_trip_for_exact_amounts(monkeypatc
     assert format_scaled(0, 4, "EUR") == "0.00"
     assert format_scaled(12000000, 4, "JPY") == "1200"
     assert format_scaled(12340, 4, "KWD") == "1.234"
+
+
+def test_checked_amount_and_bound_name_the_field():
+    assert checked_amount("12.50", "EUR") == Decimal("12.50")
+    assert checked_bound("0", "min_amount") == Decimal("0")
+    with pytest.raises(Invalid) as raised:
+        checked_amount("1.5", "JPY")
+    assert (raised.value.field, raised.value.message) == (
+        "amount",
+        "JPY allows at most 0 decimal places",
+    )
+    with pytest.raises(Invalid) as raised:
+        checked_amount("0", "EUR", field="total")
+    assert (raised.value.field, raised.value.message) == ("total", "must be greater than 0")
+    with pytest.raises(Invalid) as raised:
+        checked_bound("-1", "max_amount")
+    assert (raised.value.field, raised.value.message) == (
+        "max_amount",
+        "must be between 0 and 1000000000",
+    )
