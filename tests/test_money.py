@@ -15,6 +15,7 @@ from expense_wise.money import (
     AmountError,
     checked_amount,
     checked_bound,
+    checked_currency,
     format_amount,
     format_scaled,
     is_currency,
@@ -240,4 +241,20 @@ def test_checked_amount_and_bound_name_the_field():
     assert (raised.value.field, raised.value.message) == (
         "max_amount",
         "must be between 0 and 1000000000",
+    )
+
+
+def test_checked_currency_names_the_field():
+    assert checked_currency("JPY") == "JPY"
+    with pytest.raises(Invalid) as raised:
+        checked_currency("EURO")
+    assert (raised.value.field, raised.value.message) == (
+        "currency",
+        "'EURO' is not an ISO 4217 currency code",
+    )
+    with pytest.raises(Invalid) as raised:
+        checked_currency("xyz", field="default_currency")
+    assert (raised.value.field, raised.value.message) == (
+        "default_currency",
+        "'xyz' is not an ISO 4217 currency code",
     )
