@@ -56,6 +56,6 @@ def test_the_runtime_set_leaves_out_every_tool_group():
     }
     # httpx and PyYAML are runtime dependencies too (Litestar's); every other tool stays out.
     assert tools & runtime == {"httpx", "pyyaml"}
-    assert {"pytest", "mypy", "moto", "ansible", "checkov", "playwright"} <= tools
+    assert {"pytest", "mypy", "moto", "playwright"} <= tools
     assert {"litestar", "jinja2", "uvicorn", "alembic"} <= runtime
     assert len(runtime) < len(everything) / 2
