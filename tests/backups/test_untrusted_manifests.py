@@ -127,11 +127,15 @@ def test_a_manifest_stored_under_another_backups_name_is_refused(
     assert "does not match the file name" in result.output
 
 
-@pytest.mark.parametrize("name", ["../x", "/etc/passwd", "a/b", "..", ".", "", "a\\b", "a\0b"])
+# "ABSOLUTE" stands for the victim's absolute path: a real system file here would be deleted
+# by the first regression (or mutant) that lets the name through.
+@pytest.mark.parametrize("name", ["../x", "ABSOLUTE", "a/b", "..", ".", "", "a\\b", "a\0b"])
 def test_the_directory_target_itself_refuses_every_non_plain_name(
     layout: tuple[Path, Path], name: str
 ) -> None:
     backups, victim = layout
+    if name == "ABSOLUTE":
+        name = str(victim)
     target = DirectoryTarget(backups)
     with pytest.raises(BackupError, match="not a plain file name"):
         target.delete(name)
