@@ -278,7 +278,7 @@ class WorkerProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self.health_key = f"{env['REDIS_KEY_PREFIX']}queue:health-check"
 
-    def start(self, timeout: float = 30.0) -> WorkerProcess:
+    def start(self, timeout: float = 90.0) -> WorkerProcess:
         redis_client = redis_sync.Redis.from_url(self.env["REDIS_URL"])
         try:
             redis_client.delete(self.health_key)  # a killed predecessor's key would look ready
@@ -469,7 +469,7 @@ def process_env(env: dict[str, str]) -> dict[str, str]:
 
 
 def wait_for_http(
-    url: str, timeout: float = 30.0, process: subprocess.Popen[Any] | None = None
+    url: str, timeout: float = 90.0, process: subprocess.Popen[Any] | None = None
 ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
