@@ -5,7 +5,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PORT ?= 8000
 export PORT
 
-.PHONY: help run test test-fast mutation lint typecheck monitoring infra-check image image-test bench bench-api bench-scale bench-ocr bench-backup clean
+.PHONY: help run test test-fast mutation lint typecheck openapi monitoring infra-check image image-test bench bench-api bench-scale bench-ocr bench-backup clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ lint: .venv/.synced ## ruff lint + format check, duplicate-code scan (pylint)
 
 typecheck: .venv/.synced ## mypy (strict) on src/
 	.venv/bin/mypy
+
+openapi: .venv/.synced ## Refresh the committed OpenAPI contract (openapi.json) after an intended API change
+	.venv/bin/python scripts/export_openapi.py
 
 monitoring: .venv/.synced ## Render monitoring/slos.yaml into Prometheus rules, k8s monitoring resources, dashboards
 	.venv/bin/python -m monitoring.render

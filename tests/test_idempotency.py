@@ -110,14 +110,14 @@ async def test_a_retry_replays_the_first_response_and_creates_nothing(sessions):
     assert other.status_code == 201 and create.calls == 2
 
 
-async def test_the_same_key_with_another_body_is_422(sessions):
+async def test_the_same_key_with_another_body_is_409(sessions):
     async with sessions() as session:
         await run_idempotent(session, USER, "key-1", "f1", Creator(), TTL)
     create = Creator()
     async with sessions() as session:
         with pytest.raises(HTTPException) as raised:
             await run_idempotent(session, USER, "key-1", "f2", create, TTL)
-    assert raised.value.status_code == 422
+    assert raised.value.status_code == 409
     assert raised.value.detail == (
         "this Idempotency-Key was already used with a different request body"
     )
@@ -170,12 +170,12 @@ async def test_a_concurrent_loser_replays_the_winner(sessions):
     assert await stored_keys(sessions) == [("key-1", "f1", 201, b'{"id":"winner"}')]
 
 
-async def test_a_concurrent_winner_with_another_body_makes_the_loser_422(sessions):
+async def test_a_concurrent_winner_with_another_body_makes_the_loser_409(sessions):
     create = Creator(during=lambda: racing_winner(sessions, "key-1", "other"))
     async with sessions() as session:
         with pytest.raises(HTTPException) as raised:
             await run_idempotent(session, USER, "key-1", "f1", create, TTL)
-    assert raised.value.status_code == 422
+    assert raised.value.status_code == 409
 
 
 async def test_an_integrity_error_without_a_winner_is_raised(sessions):

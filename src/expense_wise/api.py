@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import re
 import uuid
@@ -11,7 +9,8 @@ from typing import Annotated, Any, Protocol, TypeVar
 
 import msgspec
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.connection import ASGIConnection
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import QueryParameter
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
@@ -96,15 +95,190 @@ def _error_response(status_code: int, body: dict[str, Any], headers: Any = None)
     )
 
 
-def http_exception_handler(_request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+_UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `(?P<name>.*)`$", re.DOTALL)
+_MISSING_FIELD = re.compile(r"^Object missing required field `(?P<name>.*)`$", re.DOTALL)
+# msgspec's messages, rewritten for people. Patterns get the message of their own rule.
+PATTERN_MESSAGES: dict[str, str] = {}
+
+
+def described_pattern(pattern: str, message: str) -> str:
+    """`pattern`, registered with the message a client gets when a value does not match it
+    (instead of the raw regular expression)."""
+    PATTERN_MESSAGES[repr(pattern)] = message  # msgspec's message quotes the pattern's repr
+    return pattern
+
+
+_MESSAGES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"^Expected `str` of length >= 1$"), "must not be empty"),
+    (re.compile(r"^Expected `str` of length >= (\d+)$"), "must be at least {0} characters"),
+    (re.compile(r"^Expected `str` of length <= (\d+)$"), "must be at most {0} characters"),
+    (re.compile(r"^Expected `array` of length >= (\d+)$"), "must have at least {0} items"),
+    (re.compile(r"^Expected `array` of length <= (\d+)$"), "must have at most {0} items"),
+    (re.compile(r"^Expected `(?:int|float)` >= (\S+)$"), "must be at least {0}"),
+    (re.compile(r"^Expected `(?:int|float)` <= (\S+)$"), "must be at most {0}"),
+    (re.compile(r"^Expected `(?:int|float)` > (\S+)$"), "must be greater than {0}"),
+    (re.compile(r"^Expected `(?:int|float)` < (\S+)$"), "must be less than {0}"),
+    (re.compile(r"^Invalid RFC3339 encoded date$"), "must be a date such as 2024-05-01"),
+    (re.compile(r"^Invalid RFC3339 encoded datetime$"), "must be an RFC 3339 date and time"),
+    (re.compile(r"^Invalid UUID$"), "must be a UUID"),
+    (re.compile(r"^Invalid enum value .*$"), "must be one of the documented values"),
+    (re.compile(r"^Expected `str`(?:, got `\w+`)?$"), "must be a string"),
+    (re.compile(r"^Expected `int`(?:, got `\w+`)?$"), "must be an integer"),
+    (re.compile(r"^Expected `bool`(?:, got `\w+`)?$"), "must be true or false"),
+    (re.compile(r"^Expected `array`(?:, got `\w+`)?$"), "must be an array"),
+    (re.compile(r"^Expected `object`(?:, got `\w+`)?$"), "must be a JSON object"),
+    (re.compile(r"^Expected `[^`]+`(?: \| `[^`]+`)*(?:, got `\w+`)?$"), "has the wrong type"),
+]
+_PATTERN = re.compile(r"^Expected `str` matching regex (?P<pattern>.*)$", re.DOTALL)
+
+
+def human_message(message: str) -> str:
+    if match := _PATTERN.match(message):
+        return PATTERN_MESSAGES.get(match["pattern"], "is not in the expected format")
+    for pattern, text in _MESSAGES:
+        if match := pattern.match(message):
+            return text.format(*match.groups())
+    return message
+
+
+def _public_names(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """Python parameter names of this route (`date_from`) -> the names clients send (`from`)."""
+    handler = request.route_handler
+    signatures = [handler.parsed_fn_signature] + [
+        provider.parsed_fn_signature
+        for provider in handler.resolve_dependencies().values()
+        if getattr(provider, "parsed_fn_signature", None) is not None
+    ]
+    names: dict[str, str] = {}
+    for signature in signatures:
+        for name, parameter in signature.parameters.items():
+            kwarg = parameter.kwarg_definition
+            public = (
+                getattr(kwarg, "query", None)
+                or getattr(kwarg, "header", None)
+                or getattr(kwarg, "name", None)
+            )
+            if isinstance(public, str):
+                names[name] = public
+    return names
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def validation_errors(request: Request[Any, Any, Any], items: Any) -> list[dict[str, Any]]:
+    """Litestar's validation errors as `{field, message}`: the field is the JSON path in the
+    body or the public parameter name, the message is for people."""
+    names = _public_names(request)
+    errors: list[dict[str, Any]] = []
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        key = str(item.get("key") or "")
+        message = str(item.get("message") or "invalid value")
+        # The body itself is reported as "data"; a path inside it has the body's path.
+        path = "" if key == "data" else names.get(key, key)
+        if match := _UNKNOWN_FIELD.match(message):
+            errors.append({"field": _join(path, match["name"]), "message": "is not a known field"})
+        elif match := _MISSING_FIELD.match(message):
+            errors.append({"field": _join(path, match["name"]), "message": "is required"})
+        else:
+            errors.append({"field": path or None, "message": human_message(message)})
+    return errors
+
+
+_AT_PATH = re.compile(r"^(?P<message>.*) - at `\$(?P<path>[^`]*)`$", re.DOTALL)
+
+
+def _integral_floats_as_ints(value: Any) -> Any:
+    # JSON Schema counts 1.0 as an integer; msgspec's strict mode would not.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_integral_floats_as_ints(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _integral_floats_as_ints(item) for key, item in value.items()}
+    return value
+
+
+async def strict_json_body(connection: ASGIConnection[Any, Any, Any, Any], handler: Any) -> None:
+    """Guard: a JSON body must match its schema exactly. Litestar converts bodies leniently
+    (0 for false, "5" for 5), which the published schema does not allow; msgspec's strict
+    decoding refuses them, as the schema says."""
+    data = handler.parsed_fn_signature.parameters.get("data")
+    if data is None or not isinstance(connection, Request):
+        return
+    if connection.content_type[0] != "application/json":
+        return
+    body = await connection.body()
+    if not body and data.is_optional:
+        return
+    try:
+        # The app's request class turns JSON nested too deeply or not UTF-8 into a 400.
+        value = _integral_floats_as_ints(await connection.json())
+    except SerializationException:
+        return  # not JSON at all: Litestar answers 400 when it reads the body
+    try:
+        msgspec.convert(value, type=data.annotation, strict=True)
+    except msgspec.ValidationError as error:
+        match = _AT_PATH.match(str(error))
+        message, path = (match["message"], match["path"]) if match else (str(error), "")
+        key = path.removeprefix(".") or "data"
+        raise ValidationException(extra=[{"key": key, "message": message}]) from error
+
+
+_NOT_QUERY = {"request", "state", "scope", "headers", "cookies", "query", "data", "body"}
+
+
+def _query_parameters(request: Request[Any, Any, Any]) -> dict[str, bool]:
+    """The query parameters of this route: public name -> whether a string is its type."""
+    handler = request.route_handler
+    dependencies = handler.resolve_dependencies()
+    signatures = [handler.parsed_fn_signature] + [
+        provider.parsed_fn_signature
+        for provider in dependencies.values()
+        if getattr(provider, "parsed_fn_signature", None) is not None
+    ]
+    found: dict[str, bool] = {}
+    for signature in signatures:
+        for name, parameter in signature.parameters.items():
+            kwarg = parameter.kwarg_definition
+            if name in _NOT_QUERY or name in dependencies or name in request.path_params:
+                continue
+            if getattr(kwarg, "header", None) or getattr(kwarg, "cookie", None):
+                continue
+            if kwarg is not None and not hasattr(kwarg, "query"):
+                continue  # a Body or Dependency marker
+            public = getattr(kwarg, "query", None) or getattr(kwarg, "name", None) or name
+            found[public] = parameter.has_inner_subclass_of(str) or parameter.is_subclass_of(str)
+    return found
+
+
+async def strict_query(connection: ASGIConnection[Any, Any, Any, Any], handler: Any) -> None:
+    """Guard: each query parameter is given at most once, and "null" is not a value of a
+    non-text parameter. Litestar would take one of several values, and read "null" as
+    absent; the published schema allows neither."""
+    if not isinstance(connection, Request) or not connection.query_params:
+        return
+    errors = []
+    for name, is_text in _query_parameters(connection).items():
+        values = connection.query_params.getall(name, [])
+        if len(values) > 1:
+            errors.append({"field": name, "message": "must be given at most once"})
+        elif values and values[0] == "null" and not is_text:
+            errors.append({"field": name, "message": "must not be null"})
+    if errors:
+        raise ApiError(
+            422, "; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors
+        )
+
+
+def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     body: dict[str, Any] = {"status_code": exc.status_code, "detail": exc.detail}
     if isinstance(exc, ValidationException) or (exc.status_code == 400 and exc.extra):
         # Litestar reports body/parameter validation as 400; we answer 422 with the errors.
-        errors = [
-            {"field": item.get("key") or item.get("source"), "message": item.get("message")}
-            for item in (exc.extra if isinstance(exc.extra, list) else [])
-            if isinstance(item, dict)
-        ]
+        errors = validation_errors(request, exc.extra)
         detail = "; ".join(
             f"{error['field']}: {error['message']}" if error["field"] else str(error["message"])
             for error in errors
@@ -217,24 +391,47 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     )
 
 
-class Cursor(msgspec.Struct, array_like=True):
-    """Keyset position: the sort key of the last row of the previous page."""
+# A keyset position: the sort key of the previous page's last row as an integer (a date's
+# ordinal, or microseconds since 1970 in UTC) and its id. Every string of this form is a
+# valid position (keys out of range are clamped), so the schema states exactly what is
+# accepted.
+CURSOR_PATTERN = described_pattern(
+    r"^[0-9]{1,18}\.[0-9a-f]{32}$", "must be a next_cursor value from an earlier page"
+)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MAX_MICROSECONDS = (dt.datetime.max.replace(tzinfo=dt.UTC) - _EPOCH) // dt.timedelta(
+    microseconds=1
+)
 
-    key: str
+
+class Cursor(msgspec.Struct, frozen=True):
+    key: int
     id: uuid.UUID
+
+    @property
+    def date(self) -> dt.date:
+        return dt.date.fromordinal(min(max(self.key, 1), dt.date.max.toordinal()))
+
+    @property
+    def datetime(self) -> dt.datetime:
+        microseconds = min(self.key, _MAX_MICROSECONDS)
+        return _EPOCH + dt.timedelta(microseconds=microseconds)
 
 
 def encode_cursor(key: dt.date | dt.datetime, row_id: uuid.UUID) -> str:
-    raw = msgspec.json.encode(Cursor(key=key.isoformat(), id=row_id))
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    if isinstance(key, dt.datetime):
+        number = (key.astimezone(dt.UTC) - _EPOCH) // dt.timedelta(microseconds=1)
+    else:
+        number = key.toordinal()
+    return f"{number}.{row_id.hex}"
 
 
 def decode_cursor(cursor: str) -> Cursor:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        return msgspec.json.decode(base64.urlsafe_b64decode(padded), type=Cursor)
-    except (binascii.Error, ValueError, msgspec.DecodeError) as error:
-        raise field_error("cursor", "invalid cursor") from error
+    """The position of a cursor that matched CURSOR_PATTERN (the query parameter's)."""
+    if not re.match(CURSOR_PATTERN, cursor):
+        raise field_error("cursor", PATTERN_MESSAGES[repr(CURSOR_PATTERN)])
+    key, _, row_id = cursor.partition(".")
+    return Cursor(key=int(key), id=uuid.UUID(hex=row_id))
 
 
 def page_size(limit: int | None) -> int:
@@ -275,25 +472,51 @@ def client_ip(request: Request[Any, Any, Any]) -> str:
     return client.host if client else "unknown"
 
 
-class ErrorBody(msgspec.Struct):
-    status_code: int
-    detail: str
+class FieldError(msgspec.Struct, omit_defaults=True):
+    """One invalid value: `field` is the JSON path in the body (`items[3].amount`) or the
+    public name of a query parameter or header (`from`, `Idempotency-Key`); null when the
+    problem is not one field's."""
 
-
-class FieldError(msgspec.Struct):
     field: str | None
     message: str
+    row: int | msgspec.UnsetType = msgspec.UNSET  # CSV import: the line of the file
 
 
-class ValidationErrorBody(msgspec.Struct):
+class ReviewField(msgspec.Struct):
+    field: str
+    read: str | None
+    confidence: float
+
+
+class Error(msgspec.Struct, omit_defaults=True):
+    """Every error answer. `errors` comes with 422 (and names each field); the other fields
+    come with the 409s they explain."""
+
     status_code: int
     detail: str
-    errors: list[FieldError]
+    errors: list[FieldError] | msgspec.UnsetType = msgspec.UNSET
+    # 409 of a receipt uploaded twice: the first upload.
+    receipt_id: uuid.UUID | msgspec.UnsetType = msgspec.UNSET
+    # 409 of a receipt that already has an expense.
+    expense_id: uuid.UUID | msgspec.UnsetType = msgspec.UNSET
+    # A machine-readable reason where a status has several: "quota_exceeded",
+    # "category_in_use".
+    code: str | msgspec.UnsetType = msgspec.UNSET
+    # 409 of a category still in use: how many expenses and budgets use it.
+    expenses: int | msgspec.UnsetType = msgspec.UNSET
+    budgets: int | msgspec.UnsetType = msgspec.UNSET
+    # 409 of a quota: what is limited, and to how many.
+    resource: str | msgspec.UnsetType = msgspec.UNSET
+    limit: int | msgspec.UnsetType = msgspec.UNSET
+    # 409 of a receipt that needs review: the fields to send or confirm, and what was read.
+    review_fields: list[str] | msgspec.UnsetType = msgspec.UNSET
+    review: list[ReviewField] | msgspec.UnsetType = msgspec.UNSET
 
 
 _ERROR_DESCRIPTIONS = {
     400: "Malformed request",
     401: "Missing, invalid or expired credentials",
+    403: "The token is unknown, already used or expired",
     404: "No such resource for this user",
     409: "Conflicts with existing data",
     413: "Request body too large",
@@ -310,7 +533,7 @@ def error_responses(*codes: int, authenticated: bool = True) -> dict[int, Respon
     wanted = {*codes, 422, 429, 503, *((401,) if authenticated else ())}
     return {
         code: ResponseSpec(
-            data_container=ValidationErrorBody if code == 422 else ErrorBody,
+            data_container=Error,
             description=_ERROR_DESCRIPTIONS[code],
             generate_examples=False,
         )

@@ -30,7 +30,10 @@ from expense_wise.api import (
     integrity_error_handler,
     internal_error_handler,
     pool_timeout_handler,
+    strict_json_body,
+    strict_query,
 )
+from expense_wise.contract import OptionsAllow, install_contract
 from expense_wise.db.engine import (
     create_engine,
     create_readiness_engine,
@@ -164,7 +167,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # 0.3 is the latency objective's threshold (monitoring/slos.yaml).
         buckets=[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.3, 0.5, 1, 2.5, 5, 10],
     )
-    return Litestar(
+    options_allow = OptionsAllow()
+    app = Litestar(
         route_handlers=[
             OpsController,
             # With METRICS_PORT, `serve` answers /metrics on that port only.
@@ -201,7 +205,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             PoolTimeoutError: pool_timeout_handler,
             Exception: internal_error_handler,
         },
-        before_send=[security_headers(settings.server.hsts_max_age)],
+        before_send=[security_headers(settings.server.hsts_max_age), options_allow],
         cors_config=cors,
         request_class=ApiRequest,
         request_max_body_size=settings.server.max_request_bytes,
@@ -212,7 +216,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "receipts with OCR, reports.",
             path="/schema",
             render_plugins=[OfflineSwaggerUI()],
-            openapi_router=docs_router(),
+            openapi_router=docs_router(before_request=install_contract),
             components=Components(
                 security_schemes={
                     "BearerToken": SecurityScheme(
@@ -222,10 +226,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
                     )
                 }
             ),
-            security=[{"BearerToken": []}],
+            use_handler_docstrings=True,
         ),
         state=State({"settings": settings}),
         lifespan=[lifespan, readiness_gauges, receipt_gauges, outbox_metrics],
         logging_config=None,
         debug=False,
+        guards=[strict_query, strict_json_body],
     )
+    options_allow.learn(app)
+    return app

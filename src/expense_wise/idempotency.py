@@ -24,7 +24,7 @@ from sqlalchemy import delete, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from expense_wise.api import field_error, unprocessable
+from expense_wise.api import conflict, field_error
 from expense_wise.db import models as m
 from expense_wise.db.types import utcnow
 from expense_wise.logging import get_logger
@@ -45,7 +45,8 @@ def request_fingerprint(method: str, path: str, body: bytes) -> str:
 
 def _replay(row: m.IdempotencyKey, fingerprint: str) -> Response[Any]:
     if row.request_hash != fingerprint:
-        raise unprocessable("this Idempotency-Key was already used with a different request body")
+        # 409: the request is well formed; it conflicts with the key's first request.
+        raise conflict("this Idempotency-Key was already used with a different request body")
     return Response(
         content=row.response_body,
         status_code=row.status_code,

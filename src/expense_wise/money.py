@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 
-from expense_wise.errors import Invalid
+from expense_wise.errors import Conflict, Invalid
 
 # Active ISO 4217 codes. Minor-unit exceptions are listed below; every other code has 2.
 ISO_4217 = frozenset(
@@ -40,13 +40,31 @@ _AMOUNT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 AMOUNT_FORMAT = "must be a decimal number such as 12.50 (digits 0-9 and an optional point)"
 
 # How requests spell an amount and a currency (expenses, budgets, recurring expenses).
-AmountInput = Annotated[
-    str | int | float,
-    msgspec.Meta(
-        description="Decimal amount > 0, as a string (preferred) or a number", examples=["12.50"]
-    ),
-]
-Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$", examples=["EUR"])]
+
+
+CURRENCIES = sorted(ISO_4217)
+ZERO_DECIMAL_CURRENCIES = sorted(code for code, places in _MINOR_UNITS.items() if places == 0)
+THREE_DECIMAL_CURRENCIES = sorted(code for code, places in _MINOR_UNITS.items() if places == 3)
+
+
+def amount_pattern(places: int) -> str:
+    """The amounts `parse_amount` accepts in a currency with `places` decimals, as a regular
+    expression (published in the API schema): plain digits, greater than 0, below
+    MAX_AMOUNT, no more significant decimals than `places` (12.50 is 12.5)."""
+    whole = "[1-9][0-9]{0,8}"
+    if places == 0:
+        return rf"^{whole}(?:\.0+)?$"
+    # Below 1, a non-zero digit must come within the first `places` decimals.
+    small = "|".join(
+        f"{'0' * zeros}[1-9][0-9]{{0,{places - 1 - zeros}}}" for zeros in range(places)
+    )
+    return rf"^(?:{whole}(?:\.[0-9]{{1,{places}}}0*)?|0\.(?:{small})0*)$"
+
+
+# Any currency's amount; each currency narrows it to its own decimals.
+AMOUNT_PATTERN = amount_pattern(3)
+# A filter bound such as min_amount: 0 or more, below MAX_AMOUNT, at most 4 decimals.
+BOUND_PATTERN = r"^(?:0|[1-9][0-9]{0,8})(?:\.[0-9]{1,4}0*)?$"
 
 
 class AmountError(ValueError):
@@ -139,22 +157,33 @@ def checked_amount(value: Any, currency: str, field: str = "amount") -> Decimal:
         raise Invalid(field, str(error)) from error
 
 
+def changed_amount(
+    amount: Decimal, currency: str, new_amount: Any, new_currency: Any
+) -> tuple[Decimal, str]:
+    """Amount and currency after a PATCH that may send either (msgspec.UNSET: not sent).
+    When the body sends one and the stored other does not fit it (12.50 and JPY), the
+    request conflicts with the resource (409), it is not invalid input."""
+    currency_sent = new_currency is not msgspec.UNSET
+    amount_sent = new_amount is not msgspec.UNSET
+    currency = checked_currency(new_currency) if currency_sent else currency
+    if amount_sent and currency_sent:
+        return checked_amount(new_amount, currency), currency
+    if not amount_sent and not currency_sent:
+        return amount, currency
+    value, field = (new_amount, "amount") if amount_sent else (amount, "currency")
+    try:
+        return parse_amount(value, currency), currency
+    except AmountError as error:
+        stored = "stored currency" if amount_sent else "stored amount"
+        message = f"does not fit the {stored}: {error}"
+        raise Conflict(
+            f"{field}: {message}", errors=[{"field": field, "message": message}]
+        ) from error
+
+
 def checked_bound(value: str, field: str) -> Decimal:
     """A filter bound: any non-negative decimal the database can hold, whatever the currency."""
     try:
         return parse_bound(value)
     except AmountError as error:
         raise Invalid(field, str(error)) from error
-
-
-def changed_amount(
-    amount: Decimal, currency: str, new_amount: Any, new_currency: Any
-) -> tuple[Decimal, str]:
-    """The amount and currency after an update that may change either (`msgspec.UNSET`:
-    unchanged). A kept amount must suit a new currency: 12.50 cannot become JPY."""
-    new_currency = currency if new_currency is msgspec.UNSET else checked_currency(new_currency)
-    if new_amount is not msgspec.UNSET:
-        return checked_amount(new_amount, new_currency), new_currency
-    if new_currency != currency:
-        return checked_amount(amount, new_currency), new_currency
-    return amount, currency

@@ -72,9 +72,9 @@ async def test_an_unused_category_is_deleted_and_others_budgets_do_not_count(cli
     refused = await client.delete(
         f"/api/v1/categories/{bobs['id']}?reassign_to={other['id']}", headers=bob.headers
     )
-    assert refused.status_code == 422, refused.text
+    assert refused.status_code == 409, refused.text
     assert refused.json() == {
-        "status_code": 422,
+        "status_code": 409,
         "detail": "reassign_to: no such category",
         "errors": [{"field": "reassign_to", "message": "no such category"}],
     }

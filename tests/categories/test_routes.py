@@ -59,7 +59,7 @@ async def test_delete_in_use_needs_reassignment(client, alice):
     to_itself = await client.delete(
         f"/api/v1/categories/{coffee['id']}?reassign_to={coffee['id']}", headers=alice.headers
     )
-    assert to_itself.status_code == 422
+    assert to_itself.status_code == 409
     moved = await client.delete(
         f"/api/v1/categories/{coffee['id']}?reassign_to={drinks['id']}", headers=alice.headers
     )
@@ -92,7 +92,7 @@ async def test_other_users_categories_are_404(client, alice, bob):
     response = await client.post(
         "/api/v1/expenses", json=expense_body(category_id=mine["id"]), headers=bob.headers
     )
-    assert response.status_code == 422
+    assert response.status_code == 409
     # Bob cannot move his expenses into Alice's category when deleting his own.
     bobs = await _category(client, bob, "Bobs")
     bobs_expense = await client.post(
@@ -102,7 +102,7 @@ async def test_other_users_categories_are_404(client, alice, bob):
     response = await client.delete(
         f"/api/v1/categories/{bobs['id']}?reassign_to={mine['id']}", headers=bob.headers
     )
-    assert response.status_code == 422
+    assert response.status_code == 409
     assert response.json()["errors"] == [{"field": "reassign_to", "message": "no such category"}]
     kept = await client.get(f"/api/v1/expenses/{bobs_expense.json()['id']}", headers=bob.headers)
     assert kept.json()["category_id"] == bobs["id"]

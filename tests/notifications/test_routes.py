@@ -61,10 +61,10 @@ async def test_registration_mails_a_verification_link_that_verifies_once(
         assert me.json()["email_verified"] is True
 
         again = await client.post("/api/v1/auth/verify", json={"token": token})
-        assert again.status_code == 400
+        assert again.status_code == 403
         assert again.json()["detail"] == "this token was already used"
         wrong = await client.post("/api/v1/auth/verify", json={"token": "not-a-token"})
-        assert wrong.status_code == 400
+        assert wrong.status_code == 403
 
 
 async def test_password_reset_from_the_mailed_token(
@@ -117,7 +117,7 @@ async def test_password_reset_from_the_mailed_token(
             "/api/v1/auth/password-reset/confirm",
             json={"token": token, "password": "Yet-Another-Password-99"},
         )
-        assert reused.status_code == 400
+        assert reused.status_code == 403
         assert reused.json()["detail"] == "this token was already used"
 
 
@@ -144,7 +144,7 @@ async def test_expired_tokens_are_refused(
             "/api/v1/auth/password-reset/confirm",
             json={"token": tokens["Reset your password"], "password": "Brand-New-Password-1"},
         )
-        assert verify.status_code == reset.status_code == 400
+        assert verify.status_code == reset.status_code == 403
         assert "expired" in verify.json()["detail"] and "expired" in reset.json()["detail"]
         me = await client.get("/api/v1/me", headers=account.headers)
         assert me.json()["email_verified"] is False
@@ -161,7 +161,7 @@ async def test_a_token_for_one_purpose_does_not_work_for_the_other(
             "/api/v1/auth/password-reset/confirm",
             json={"token": token_from(message), "password": "Brand-New-Password-1"},
         )
-        assert response.status_code == 400
+        assert response.status_code == 403
 
 
 async def test_password_reset_requests_are_rate_limited(

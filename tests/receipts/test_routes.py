@@ -235,7 +235,7 @@ async def test_overrides_win_and_missing_fields_are_named(
     unread = await insert_receipt(client, alice, total=Decimal("7.50"), currency="EUR")
     path = f"/api/v1/receipts/{unread.id}/expense"
     response = await client.post(path, headers=alice.headers)
-    assert response.status_code == 422, response.text
+    assert response.status_code == 409, response.text
     assert {error["field"] for error in response.json()["errors"]} == {"occurred_on", "merchant"}
     assert "occurred_on" in response.json()["detail"]
 

@@ -62,12 +62,15 @@ async def test_invalid_recurring_expenses_are_refused(
         template(merchant=""),
         template(starts_on=starts, ends_on=(TODAY - dt.timedelta(days=1)).isoformat()),
         template(starts_on="1990-01-01"),
-        template(category_id="7b0c8a8e-0000-4000-8000-000000000000"),
         {"amount": "1", "merchant": "x", "frequency": "daily"},  # no starts_on
     ]
     for body in bad_bodies:
         response = await client.post("/api/v1/recurring-expenses", json=body, headers=alice.headers)
         assert response.status_code == 422, (body, response.text)
+    # A well-formed id of no category of the user's conflicts with the data.
+    missing = template(category_id="7b0c8a8e-0000-4000-8000-000000000000")
+    response = await client.post("/api/v1/recurring-expenses", json=missing, headers=alice.headers)
+    assert response.status_code == 409, response.text
     assert (await client.get("/api/v1/recurring-expenses", headers=alice.headers)).json() == []
 
 

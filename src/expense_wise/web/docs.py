@@ -10,6 +10,7 @@ from typing import Any
 from litestar import Request, Router
 from litestar.datastructures import ResponseHeader
 from litestar.openapi.plugins import OpenAPIRenderPlugin
+from litestar.types import BeforeRequestHookHandler
 
 from expense_wise.web.pages import DOCS_PATH, STATIC_PATH
 
@@ -58,8 +59,13 @@ class OfflineSwaggerUI(OpenAPIRenderPlugin):
         ).encode()
 
 
-def docs_router() -> Router:
-    """The router Litestar puts the documentation routes on, with their security headers."""
+def docs_router(before_request: BeforeRequestHookHandler | None = None) -> Router:
+    """The router Litestar puts the documentation routes on, with their security headers;
+    `before_request` runs before each (the app gives it the exact contract there)."""
     return Router(
-        path=DOCS_PATH, route_handlers=[], include_in_schema=False, response_headers=DOCS_HEADERS
+        path=DOCS_PATH,
+        route_handlers=[],
+        include_in_schema=False,
+        response_headers=DOCS_HEADERS,
+        before_request=before_request,
     )

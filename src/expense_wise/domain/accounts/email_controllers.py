@@ -21,8 +21,9 @@ class EmailAuthController(Controller):
     @post(
         "/api/v1/auth/verify",
         operation_id="verifyEmail",
+        summary="Verify an email address",
         status_code=HTTP_204_NO_CONTENT,
-        responses=error_responses(400, authenticated=False),
+        responses=error_responses(403, authenticated=False),
     )
     async def verify(self, session: AsyncSession, data: schemas.VerifyEmailRequest) -> None:
         """Confirm the account's email address with the token from the verification mail."""
@@ -31,6 +32,7 @@ class EmailAuthController(Controller):
     @post(
         "/api/v1/me/verification-email",
         operation_id="resendVerificationEmail",
+        summary="Resend the verification mail",
         status_code=HTTP_202_ACCEPTED,
         responses=error_responses(409),
     )
@@ -49,6 +51,7 @@ class EmailAuthController(Controller):
     @post(
         "/api/v1/auth/password-reset",
         operation_id="requestPasswordReset",
+        summary="Request a password reset",
         status_code=HTTP_202_ACCEPTED,
         responses=error_responses(authenticated=False),
     )
@@ -70,8 +73,9 @@ class EmailAuthController(Controller):
     @post(
         "/api/v1/auth/password-reset/confirm",
         operation_id="confirmPasswordReset",
+        summary="Reset the password",
         status_code=HTTP_204_NO_CONTENT,
-        responses=error_responses(400, authenticated=False),
+        responses=error_responses(403, authenticated=False),
     )
     async def confirm_reset(
         self, session: AsyncSession, state: State, data: schemas.PasswordResetConfirm

@@ -47,7 +47,8 @@ async def issue_token(session: AsyncSession, user_id: uuid.UUID, purpose: str) -
 
 
 def _invalid_token(detail: str) -> ApiError:
-    return ApiError(400, detail)
+    # 403: a well-formed token that grants nothing (unknown, used or expired).
+    return ApiError(403, detail)
 
 
 async def _usable_token(session: AsyncSession, token: str, purpose: str) -> m.OneTimeToken:

@@ -6,16 +6,24 @@ from typing import Annotated
 
 import msgspec
 
+from expense_wise.fields import EMAIL_PATTERN, NO_NUL, Currency
+
 Email = Annotated[
     str,
     msgspec.Meta(
-        max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", examples=["ada@example.com"]
+        max_length=320,
+        pattern=EMAIL_PATTERN,
+        examples=["ada@example.com"],
     ),
 ]
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 128
 # Length limits are checked here; strength rules (see services.check_password) need the email.
-Password = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-CurrencyCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$", examples=["EUR"])]
+Password = Annotated[
+    str, msgspec.Meta(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
+]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=NO_NUL)]
+CurrencyCode = Currency
 
 
 class RegisterRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -25,7 +33,7 @@ class RegisterRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class LoginRequest(msgspec.Struct):
-    email: Annotated[str, msgspec.Meta(max_length=320)]
+    email: Annotated[str, msgspec.Meta(max_length=320, pattern=NO_NUL)]
     password: Annotated[str, msgspec.Meta(max_length=1024)]
 
 
@@ -57,7 +65,7 @@ class UserUpdate(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class PersonalTokenCreate(msgspec.Struct, forbid_unknown_fields=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=NO_NUL)]
     expires_in_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] | None = None
 
 
@@ -87,12 +95,12 @@ class VerifyEmailRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class PasswordResetRequest(msgspec.Struct, forbid_unknown_fields=True):
-    email: Annotated[str, msgspec.Meta(min_length=1, max_length=320)]
+    email: Annotated[str, msgspec.Meta(min_length=1, max_length=320, pattern=NO_NUL)]
 
 
 class PasswordResetConfirm(msgspec.Struct, forbid_unknown_fields=True):
     token: MailedToken
-    password: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+    password: Password
 
 
 class Accepted(msgspec.Struct):

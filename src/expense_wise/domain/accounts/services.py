@@ -14,6 +14,7 @@ from expense_wise.api import ApiError, conflict, field_error, not_found
 from expense_wise.db import models as m
 from expense_wise.db.types import utcnow
 from expense_wise.domain.accounts import schemas
+from expense_wise.domain.accounts.schemas import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from expense_wise.domain.categories.services import create_default_categories
 from expense_wise.money import is_currency
 from expense_wise.quotas import check_quota
@@ -29,8 +30,6 @@ from expense_wise.security import (
 from expense_wise.settings import AuthSettings
 from expense_wise.storage import Storage
 
-MIN_PASSWORD_LENGTH = 10
-MAX_PASSWORD_LENGTH = 128
 COMMON_PASSWORDS = frozenset(
     (
         "password1234",

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from expense_wise.money import AmountInput, Currency
+from expense_wise.fields import AmountInput, Currency
 
 Period = Literal["monthly"]
 Threshold = Annotated[int, msgspec.Meta(ge=1, le=1000, description="Percent of the amount")]

@@ -6,7 +6,9 @@ from typing import Annotated
 
 import msgspec
 
-CategoryName = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+from expense_wise.fields import NOT_BLANK
+
+CategoryName = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=NOT_BLANK)]
 Color = Annotated[str, msgspec.Meta(pattern=r"^#[0-9a-fA-F]{6}$", examples=["#2e86de"])]
 
 

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expense_wise import api
-from expense_wise.api import conflict, field_error
+from expense_wise.api import ApiError, conflict, field_error
 from expense_wise.db import models as m
 from expense_wise.domain.categories import schemas
 from expense_wise.quotas import check_quota
@@ -63,6 +63,14 @@ async def get_category(
     return await api.get_owned(session, m.Category, category_id, user_id, "category")
 
 
+def missing_category(field: str) -> ApiError:
+    # A 409 and not a 422: the id is well formed, it just names no category of this user
+    # (anything the schema allows is otherwise accepted).
+    return conflict(
+        f"{field}: no such category", errors=[{"field": field, "message": "no such category"}]
+    )
+
+
 async def ensure_owned(
     session: AsyncSession, user_id: uuid.UUID, category_id: uuid.UUID | None, field: str
 ) -> None:
@@ -71,7 +79,7 @@ async def ensure_owned(
         return
     owner = await session.scalar(select(m.Category.user_id).where(m.Category.id == category_id))
     if owner != user_id:
-        raise field_error(field, "no such category")
+        raise missing_category(field)
 
 
 async def _check_unique(
@@ -141,10 +149,13 @@ async def delete_category(
                 budgets=budgets,
             )
         if reassign_to == row.id:
-            raise field_error("reassign_to", "must be another category")
+            raise conflict(
+                "reassign_to: must be another category",
+                errors=[{"field": "reassign_to", "message": "must be another category"}],
+            )
         target = await session.get(m.Category, reassign_to)
         if target is None or target.user_id != user_id:
-            raise field_error("reassign_to", "no such category")
+            raise missing_category("reassign_to")
         for model in (m.Expense, m.Budget):
             await session.execute(
                 update(model).where(model.category_id == row.id).values(category_id=target.id)

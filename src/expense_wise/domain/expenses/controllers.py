@@ -4,6 +4,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import State, UploadFile
 from litestar.enums import RequestEncodingType
@@ -12,12 +13,12 @@ from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from expense_wise.api import ApiError, error_responses
+from expense_wise.api import CURSOR_PATTERN, ApiError, error_responses
 from expense_wise.db.types import utcnow
 from expense_wise.domain.budgets.services import check_thresholds
 from expense_wise.domain.expenses import csv_export, csv_io, schemas, services
 from expense_wise.domain.expenses.deps import FILTER_DEPENDENCIES
-from expense_wise.idempotency import request_fingerprint, run_idempotent
+from expense_wise.idempotency import MAX_KEY_LENGTH, request_fingerprint, run_idempotent
 from expense_wise.security import AuthUser
 
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
@@ -28,6 +29,13 @@ class CsvUpload:
     file: UploadFile
 
 
+def _location(expense: schemas.Expense | bytes) -> str:
+    """The Location of a created expense (a replayed answer holds the first one's JSON)."""
+    if isinstance(expense, bytes):
+        expense = msgspec.json.decode(expense, type=schemas.Expense)
+    return f"/api/v1/expenses/{expense.id}"
+
+
 class ExpenseController(Controller):
     tags = ["expenses"]
     dependencies = FILTER_DEPENDENCIES
@@ -35,8 +43,9 @@ class ExpenseController(Controller):
     @post(
         "/api/v1/expenses",
         operation_id="createExpense",
+        summary="Create an expense",
         status_code=HTTP_201_CREATED,
-        responses=error_responses(),
+        responses=error_responses(409),
     )
     async def create_expense(
         self,
@@ -44,11 +53,19 @@ class ExpenseController(Controller):
         session: AsyncSession,
         current_user: AuthUser,
         data: schemas.ExpenseCreate,
-        idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key")] = None,
+        idempotency_key: Annotated[
+            str | None,
+            HeaderParameter(name="Idempotency-Key", min_length=1, max_length=MAX_KEY_LENGTH),
+        ] = None,
     ) -> Response[schemas.Expense]:
+        """Amounts are decimal strings. Without `category_id`, the category the user most often
+        chose for this merchant is used. Send an `Idempotency-Key` header to make retries
+        safe: the same key and body answer the first result again."""
         if idempotency_key is None:
             expense = await services.create_expense(session, current_user.id, data)
-            return Response(expense, status_code=HTTP_201_CREATED)
+            return Response(
+                expense, status_code=HTTP_201_CREATED, headers={"Location": _location(expense)}
+            )
 
         async def create() -> tuple[int, schemas.Expense]:
             return HTTP_201_CREATED, await services.add_expense(session, current_user.id, data)
@@ -63,17 +80,25 @@ class ExpenseController(Controller):
             create,
             request.app.state.settings.server.idempotency_key_ttl,
         )
+        response.headers["Location"] = _location(response.content)
         return response
 
-    @get("/api/v1/expenses", operation_id="listExpenses", responses=error_responses())
+    @get(
+        "/api/v1/expenses",
+        operation_id="listExpenses",
+        summary="List expenses",
+        responses=error_responses(),
+    )
     async def list_expenses(
         self,
         session: AsyncSession,
         current_user: AuthUser,
         filters: schemas.ExpenseFilters,
         page_limit: int,
-        cursor: Annotated[str | None, QueryParameter(name="cursor", max_length=200)] = None,
+        cursor: Annotated[str | None, QueryParameter(name="cursor", pattern=CURSOR_PATTERN)] = None,
     ) -> schemas.ExpensePage:
+        """Newest first, filtered by date, category, tag, text, amount and currency. Follow
+        `next_cursor` (null on the last page) to read further pages."""
         items, next_cursor = await services.list_expenses(
             session, current_user.id, filters, page_limit, cursor
         )
@@ -82,6 +107,7 @@ class ExpenseController(Controller):
     @get(
         "/api/v1/expenses/export",
         operation_id="exportExpenses",
+        summary="Export expenses as CSV",
         responses=error_responses(),
         media_type="text/csv",
     )
@@ -92,6 +118,8 @@ class ExpenseController(Controller):
         filters: schemas.ExpenseFilters,
         format: Annotated[str, QueryParameter(name="format", pattern="^csv$")] = "csv",
     ) -> Stream:
+        """The expenses matching the filters, as a CSV file with a header row; `import` reads the
+        same format."""
         return Stream(
             await csv_export.export_csv(state.engine, current_user.id, filters),
             media_type="text/csv; charset=utf-8",
@@ -101,6 +129,7 @@ class ExpenseController(Controller):
     @post(
         "/api/v1/expenses/import",
         operation_id="importExpenses",
+        summary="Import expenses from CSV",
         status_code=HTTP_200_OK,
         responses=error_responses(409, 413),
         request_max_body_size=MAX_IMPORT_BYTES,
@@ -112,6 +141,9 @@ class ExpenseController(Controller):
         current_user: AuthUser,
         data: Annotated[CsvUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
     ) -> schemas.ImportResult:
+        """A CSV file in the export's format (multipart field `file`). Every row is checked
+        first; with any invalid row nothing is imported and a 422 names each row and field.
+        Rows already present are skipped."""
         content = await data.file.read()
         result, errors = await csv_io.import_csv(
             session,
@@ -135,17 +167,20 @@ class ExpenseController(Controller):
     @get(
         "/api/v1/expenses/{expense_id:uuid}",
         operation_id="getExpense",
+        summary="Get an expense",
         responses=error_responses(404),
     )
     async def get_expense(
         self, session: AsyncSession, current_user: AuthUser, expense_id: uuid.UUID
     ) -> schemas.Expense:
+        """One expense of the account."""
         return services.to_schema(await services.get_expense(session, current_user.id, expense_id))
 
     @patch(
         "/api/v1/expenses/{expense_id:uuid}",
         operation_id="updateExpense",
-        responses=error_responses(404),
+        summary="Update an expense",
+        responses=error_responses(404, 409),
     )
     async def update_expense(
         self,
@@ -154,15 +189,18 @@ class ExpenseController(Controller):
         expense_id: uuid.UUID,
         data: schemas.ExpenseUpdate,
     ) -> schemas.Expense:
+        """Change the fields sent; the others stay as they are. A null clears an optional field."""
         row = await services.update_expense(session, current_user.id, expense_id, data)
         return services.to_schema(row)
 
     @delete(
         "/api/v1/expenses/{expense_id:uuid}",
         operation_id="deleteExpense",
+        summary="Delete an expense",
         responses=error_responses(404),
     )
     async def delete_expense(
         self, session: AsyncSession, current_user: AuthUser, expense_id: uuid.UUID
     ) -> None:
+        """The expense is removed; a receipt it came from stays."""
         await services.delete_expense(session, current_user.id, expense_id)

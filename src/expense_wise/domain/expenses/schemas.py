@@ -6,13 +6,23 @@ from typing import Annotated
 
 import msgspec
 
-from expense_wise.money import AmountInput, Currency
+from expense_wise.api import described_pattern
+from expense_wise.fields import NO_NUL, NOT_BLANK, AmountInput, Currency, Day
 
-Merchant = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-Note = Annotated[str, msgspec.Meta(max_length=2000)]
-Tag = Annotated[str, msgspec.Meta(min_length=1, max_length=50, pattern=r"^[^;,\n\r\x00]+$")]
+Merchant = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=NOT_BLANK)]
+Note = Annotated[str, msgspec.Meta(max_length=2000, pattern=NO_NUL)]
+Tag = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=50,
+        pattern=described_pattern(
+            r"^[^;,\n\r\x00]+$", "must not contain a comma, semicolon, line break or NUL"
+        ),
+    ),
+]
 Tags = Annotated[list[Tag], msgspec.Meta(max_length=20)]
-PaymentMethod = Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
+PaymentMethod = Annotated[str, msgspec.Meta(min_length=1, max_length=50, pattern=NO_NUL)]
 
 
 class Expense(msgspec.Struct):
@@ -34,7 +44,7 @@ class Expense(msgspec.Struct):
 
 class ExpenseCreate(msgspec.Struct, forbid_unknown_fields=True):
     amount: AmountInput
-    occurred_on: dt.date
+    occurred_on: Day
     merchant: Merchant
     currency: Currency | None = None
     category_id: uuid.UUID | None = None
@@ -45,7 +55,7 @@ class ExpenseCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 class ExpenseUpdate(msgspec.Struct, forbid_unknown_fields=True):
     amount: AmountInput | msgspec.UnsetType = msgspec.UNSET
-    occurred_on: dt.date | msgspec.UnsetType = msgspec.UNSET
+    occurred_on: Day | msgspec.UnsetType = msgspec.UNSET
     merchant: Merchant | msgspec.UnsetType = msgspec.UNSET
     currency: Currency | msgspec.UnsetType = msgspec.UNSET
     category_id: uuid.UUID | msgspec.UnsetType | None = msgspec.UNSET

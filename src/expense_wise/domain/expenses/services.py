@@ -399,10 +399,7 @@ async def list_expenses(
     params: dict[str, Any] = {"listing_user_id": user_id, "page_size": limit + 1}
     if cursor:
         position = api.decode_cursor(cursor)
-        try:
-            params["after_occurred_on"] = dt.date.fromisoformat(position.key)
-        except ValueError as error:
-            raise api.field_error("cursor", "invalid cursor") from error
+        params["after_occurred_on"] = position.date
         params["after_id"] = position.id
     if filters == _NO_FILTERS:
         query = _NEXT_PAGE if cursor else _FIRST_PAGE

@@ -26,7 +26,7 @@ class OpsController(Controller):
     tags = ["operations"]
     include_in_schema = True
 
-    @get("/health", operation_id="health", exclude_from_auth=True)
+    @get("/health", operation_id="health", summary="Check liveness", exclude_from_auth=True)
     async def health(self, state: State) -> Health:
         """Liveness: answers without touching any dependency."""
         return Health(
@@ -36,6 +36,7 @@ class OpsController(Controller):
     @get(
         "/ready",
         operation_id="ready",
+        summary="Check readiness",
         exclude_from_auth=True,
         responses={503: ResponseSpec(data_container=Readiness, description="Not ready")},
     )

@@ -12,9 +12,10 @@ from litestar.response import Redirect
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_307_TEMPORARY_REDIRECT
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from expense_wise.api import error_responses
+from expense_wise.api import CURSOR_PATTERN, error_responses
 from expense_wise.domain.expenses import schemas as expense_schemas
 from expense_wise.domain.receipts import schemas, services
+from expense_wise.fields import NO_NUL
 from expense_wise.security import AuthUser
 
 # Room for the multipart envelope around a file of the maximum size.
@@ -33,6 +34,7 @@ class ReceiptController(Controller):
     @post(
         "/api/v1/receipts",
         operation_id="uploadReceipt",
+        summary="Upload a receipt",
         status_code=HTTP_202_ACCEPTED,
         responses=error_responses(409, 413, 415, 503),
         description="Store a receipt (JPEG, PNG, WebP, TIFF or PDF, judged by its bytes) and "
@@ -44,7 +46,9 @@ class ReceiptController(Controller):
         session: AsyncSession,
         current_user: AuthUser,
         data: Annotated[ReceiptUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
-    ) -> schemas.Receipt:
+    ) -> Response[schemas.Receipt]:
+        """Store a receipt (JPEG, PNG, WebP, TIFF or PDF, judged by its bytes; multipart field
+        `file`) and queue OCR. Poll the receipt until its status is `done` or `failed`."""
         content = await data.file.read()
         row = await services.create_receipt(
             session,
@@ -55,23 +59,37 @@ class ReceiptController(Controller):
             state.settings.worker.receipt_stale_seconds,
         )
         await services.queue_processing(state.queue, session, row)
-        return services.to_schema(row)
+        return Response(
+            services.to_schema(row),
+            status_code=HTTP_202_ACCEPTED,
+            headers={"Location": f"/api/v1/receipts/{row.id}"},
+        )
 
-    @get("/api/v1/receipts", operation_id="listReceipts", responses=error_responses())
+    @get(
+        "/api/v1/receipts",
+        operation_id="listReceipts",
+        summary="List receipts",
+        responses=error_responses(),
+    )
     async def list_receipts(
         self,
         session: AsyncSession,
         current_user: AuthUser,
         page_limit: int,
-        cursor: Annotated[str | None, QueryParameter(name="cursor", max_length=200)] = None,
+        cursor: Annotated[str | None, QueryParameter(name="cursor", pattern=CURSOR_PATTERN)] = None,
         q: Annotated[
             str | None,
             QueryParameter(
-                name="q", max_length=200, description="Text in the OCR text or merchant"
+                name="q",
+                max_length=200,
+                pattern=NO_NUL,
+                description="Text in the OCR text or merchant",
             ),
         ] = None,
         status: Annotated[schemas.ReceiptStatus | None, QueryParameter(name="status")] = None,
     ) -> schemas.ReceiptPage:
+        """Newest first, optionally filtered by status or by text read from them. Follow
+        `next_cursor` for further pages."""
         rows, next_cursor = await services.list_receipts(
             session, current_user.id, page_limit, cursor, q=q, status=status
         )
@@ -82,16 +100,19 @@ class ReceiptController(Controller):
     @get(
         "/api/v1/receipts/{receipt_id:uuid}",
         operation_id="getReceipt",
+        summary="Get a receipt",
         responses=error_responses(404),
     )
     async def get_receipt(
         self, session: AsyncSession, current_user: AuthUser, receipt_id: uuid.UUID
     ) -> schemas.Receipt:
+        """The receipt's processing status and, once done, what OCR read and how sure it is."""
         return services.to_schema(await services.get_receipt(session, current_user.id, receipt_id))
 
     @get(
         "/api/v1/receipts/{receipt_id:uuid}/file",
         operation_id="downloadReceiptFile",
+        summary="Download a receipt's file",
         responses=error_responses(404, 503),
         description="The original file, or a redirect to a short-lived download URL when "
         "receipts are stored in S3.",
@@ -99,6 +120,8 @@ class ReceiptController(Controller):
     async def download_receipt_file(
         self, state: State, session: AsyncSession, current_user: AuthUser, receipt_id: uuid.UUID
     ) -> Response[Any]:
+        """The original file, or a 307 redirect to a short-lived download URL when receipts are
+        stored in S3."""
         row = await services.get_receipt(session, current_user.id, receipt_id)
         url, content = await services.download(state.storage, row)
         if url is not None:
@@ -118,6 +141,7 @@ class ReceiptController(Controller):
     @post(
         "/api/v1/receipts/{receipt_id:uuid}/expense",
         operation_id="createExpenseFromReceipt",
+        summary="Create an expense from a receipt",
         status_code=HTTP_201_CREATED,
         responses=error_responses(404, 409),
         request_max_body_size=JSON_BODY_MAX_BYTES,
@@ -129,19 +153,29 @@ class ReceiptController(Controller):
         current_user: AuthUser,
         receipt_id: uuid.UUID,
         data: schemas.ExpenseFromReceipt | None = None,
-    ) -> expense_schemas.Expense:
-        return await services.create_expense_from_receipt(
+    ) -> Response[expense_schemas.Expense]:
+        """Create an expense from the fields OCR read; values in the body win. Fields OCR could
+        not read must be sent; a receipt that needs review answers 409 unless they are sent or
+        `confirm` is true."""
+        expense = await services.create_expense_from_receipt(
             session, current_user.id, receipt_id, data or schemas.ExpenseFromReceipt()
+        )
+        return Response(
+            expense,
+            status_code=HTTP_201_CREATED,
+            headers={"Location": f"/api/v1/expenses/{expense.id}"},
         )
 
     @delete(
         "/api/v1/receipts/{receipt_id:uuid}",
         operation_id="deleteReceipt",
+        summary="Delete a receipt",
         responses=error_responses(404, 503),
     )
     async def delete_receipt(
         self, state: State, session: AsyncSession, current_user: AuthUser, receipt_id: uuid.UUID
     ) -> None:
+        """The receipt and its file are removed; an expense made from it stays."""
         await services.delete_receipt(session, state.storage, current_user.id, receipt_id)
 
 

@@ -93,7 +93,8 @@ def probe(data: bytes, max_pixels: int = MAX_PIXELS) -> str:
     with _opened(data, max_pixels) as image:
         try:
             if image.format == "JPEG":
-                image.draft("L", (image.width // 8, image.height // 8))
+                # At least 1x1: a 1-pixel-wide JPEG would otherwise ask for a 0-pixel draft.
+                image.draft("L", (max(1, image.width // 8), max(1, image.height // 8)))
                 image.load()
             elif image.format == "PNG":
                 image.verify()

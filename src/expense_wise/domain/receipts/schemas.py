@@ -12,7 +12,7 @@ from expense_wise.domain.expenses.schemas import (
     PaymentMethod,
     Tags,
 )
-from expense_wise.money import AmountInput, Currency
+from expense_wise.fields import AmountInput, Currency, Day
 
 ReceiptStatus = Literal["pending", "processing", "done", "failed"]
 # The expense fields a receipt's merchant, date and total become.
@@ -75,7 +75,7 @@ class ExpenseFromReceipt(msgspec.Struct, forbid_unknown_fields=True):
 
     amount: AmountInput | None = None
     currency: Currency | None = None
-    occurred_on: dt.date | None = None
+    occurred_on: Day | None = None
     merchant: Merchant | None = None
     category_id: uuid.UUID | None = None
     note: Note | None = None

@@ -239,12 +239,7 @@ async def list_receipts(
         )
     if cursor:
         position = api.decode_cursor(cursor)
-        try:
-            created_at = dt.datetime.fromisoformat(position.key)
-        except ValueError as error:
-            raise api.field_error("cursor", "invalid cursor") from error
-        if created_at.tzinfo is None:
-            raise api.field_error("cursor", "invalid cursor")
+        created_at = position.datetime
         # Spelled out rather than a row-value comparison so each side binds with its column type.
         conditions.append(
             or_(
@@ -358,7 +353,8 @@ async def create_expense_from_receipt(
         if value is None
     ]
     if missing:
-        raise api.unprocessable(
+        # 409: what the receipt holds, not the request, is missing something.
+        raise api.conflict(
             f"not found on the receipt, send them in the body: {', '.join(missing)}",
             errors=[
                 {"field": name, "message": "not found on the receipt; provide a value"}

@@ -12,7 +12,7 @@ from expense_wise.domain.expenses.schemas import (
     PaymentMethod,
     Tags,
 )
-from expense_wise.money import AmountInput, Currency
+from expense_wise.fields import AmountInput, Currency, Day
 
 Frequency = Literal["daily", "weekly", "monthly", "yearly"]
 Interval = Annotated[
@@ -43,9 +43,9 @@ class RecurringExpenseCreate(msgspec.Struct, forbid_unknown_fields=True):
     amount: AmountInput
     merchant: Merchant
     frequency: Frequency
-    starts_on: dt.date
+    starts_on: Day
     interval: Interval = 1
-    ends_on: dt.date | None = None
+    ends_on: Day | None = None
     currency: Currency | None = None
     category_id: uuid.UUID | None = None
     note: Note | None = None
@@ -57,9 +57,9 @@ class RecurringExpenseUpdate(msgspec.Struct, forbid_unknown_fields=True):
     amount: AmountInput | msgspec.UnsetType = msgspec.UNSET
     merchant: Merchant | msgspec.UnsetType = msgspec.UNSET
     frequency: Frequency | msgspec.UnsetType = msgspec.UNSET
-    starts_on: dt.date | msgspec.UnsetType = msgspec.UNSET
+    starts_on: Day | msgspec.UnsetType = msgspec.UNSET
     interval: Interval | msgspec.UnsetType = msgspec.UNSET
-    ends_on: dt.date | msgspec.UnsetType | None = msgspec.UNSET
+    ends_on: Day | msgspec.UnsetType | None = msgspec.UNSET
     currency: Currency | msgspec.UnsetType = msgspec.UNSET
     category_id: uuid.UUID | msgspec.UnsetType | None = msgspec.UNSET
     note: Note | msgspec.UnsetType | None = msgspec.UNSET

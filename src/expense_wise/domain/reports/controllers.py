@@ -17,7 +17,12 @@ class ReportController(Controller):
     tags = ["reports"]
     dependencies = FILTER_DEPENDENCIES
 
-    @get("/api/v1/reports/summary", operation_id="getSummary", responses=error_responses())
+    @get(
+        "/api/v1/reports/summary",
+        operation_id="getSummary",
+        summary="Summarise expenses",
+        responses=error_responses(),
+    )
     async def summary(
         self,
         session: AsyncSession,
@@ -25,4 +30,6 @@ class ReportController(Controller):
         filters: ExpenseFilters,
         group_by: Annotated[schemas.GroupBy, QueryParameter(name="group_by")] = "category",
     ) -> schemas.Summary:
+        """Totals per currency and per group (`category`, `month` or `tag`) of the expenses
+        matching the filters."""
         return await services.summary(session, current_user.id, filters, group_by)
