@@ -15,6 +15,9 @@ command -v redis-server >/dev/null || need_packages+=(redis-server)
 command -v curl >/dev/null || need_packages+=(curl)
 # The browser that Playwright drives in tests/web (Playwright never downloads its own).
 command -v chromium >/dev/null || need_packages+=(chromium)
+# The TypeScript client check (tests/test_generated_clients.py): openapi-typescript and tsc.
+command -v node >/dev/null || need_packages+=(nodejs)
+command -v npm >/dev/null || need_packages+=(npm)
 # nginx in front of `serve` in tests/infra/test_proxy.py (make infra-check).
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_packages+=(nginx)
 if [ ${#need_packages[@]} -gt 0 ]; then
@@ -64,6 +67,8 @@ UV=$(command -v uv || echo .tools/bin/uv)
 log "installing Python dependencies from uv.lock"
 "$UV" sync --frozen --all-groups --quiet
 touch .venv/.synced
+log "installing the TypeScript client tools from clients/package-lock.json"
+(cd clients && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 
 log "running the test suite"
 exec .venv/bin/pytest -q "$@"
