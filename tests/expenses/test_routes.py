@@ -7,8 +7,8 @@ import io
 
 import pytest
 
+from expense_wise.domain.expenses.deps import BOUND_MESSAGE
 from expense_wise.fields import AMOUNT_MESSAGE
-from expense_wise.money import AMOUNT_FORMAT
 from tests.conftest import expense_body, register
 
 
@@ -506,16 +506,8 @@ async def test_listed_amounts_are_exact_with_bounds_checked(client, alice):
     assert await listed("min_amount=0.125&max_amount=0.125") == [(dinar["id"], "0.125", "KWD")]
     assert await listed("min_amount=999999999.99") == [(top["id"], "999999999.99", "EUR")]
     for field in ("min_amount", "max_amount"):
-        for bad, message in (
-            ("-1", "must be between 0 and 1000000000"),
-            ("-0.01", "must be between 0 and 1000000000"),
-            ("1000000000", "must be between 0 and 1000000000"),
-            ("0.00001", "must have at most 4 decimal places"),
-            ("inf", AMOUNT_FORMAT),
-            ("NaN", AMOUNT_FORMAT),
-            ("1e10", AMOUNT_FORMAT),
-            ("abc", AMOUNT_FORMAT),
-        ):
+        # The parameter's pattern (published in the schema) refuses all of them first.
+        for bad in ("-1", "-0.01", "1000000000", "0.00001", "inf", "NaN", "1e10", "abc"):
             response = await client.get(f"/api/v1/expenses?{field}={bad}", headers=alice.headers)
             assert response.status_code == 422, (field, bad)
-            assert response.json()["errors"] == [{"field": field, "message": message}]
+            assert response.json()["errors"] == [{"field": field, "message": BOUND_MESSAGE}]
