@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from expense_wise.db import models as m
-from expense_wise.domain.expenses import csv_io
+from expense_wise.domain.expenses import csv_export, csv_io
 from expense_wise.domain.expenses.schemas import ExpenseFilters, ImportResult
 from expense_wise.domain.expenses.services import merchant_key
 from tests.conftest import create_database, database_url, drop_database, truncate_all
@@ -115,7 +115,7 @@ EXPECTED = (
 
 
 async def exported(engine: AsyncEngine, filters: ExpenseFilters | None = None) -> str:
-    stream = await csv_io.export_csv(engine, ALICE, filters or ExpenseFilters())
+    stream = await csv_export.export_csv(engine, ALICE, filters or ExpenseFilters())
     chunks = [chunk async for chunk in stream]
     assert all(isinstance(chunk, bytes) for chunk in chunks)
     return b"".join(chunks).decode()
@@ -124,7 +124,7 @@ async def exported(engine: AsyncEngine, filters: ExpenseFilters | None = None) -
 @pytest.mark.parametrize("chunk_rows", [1, 2, 3, 4, 10_000])
 async def test_export_is_exact_oldest_first_in_any_chunking(engine, monkeypatch, chunk_rows):
     await seed(engine)
-    monkeypatch.setattr(csv_io, "EXPORT_CHUNK_ROWS", chunk_rows)
+    monkeypatch.setattr(csv_export, "EXPORT_CHUNK_ROWS", chunk_rows)
     assert await exported(engine) == EXPECTED
 
 
@@ -141,8 +141,8 @@ async def test_export_filters_and_an_empty_export(engine):
 
 async def test_export_stops_reading_when_the_client_goes_away(engine, monkeypatch):
     await seed(engine)
-    monkeypatch.setattr(csv_io, "EXPORT_CHUNK_ROWS", 1)
-    stream = await csv_io.export_csv(engine, ALICE, ExpenseFilters())
+    monkeypatch.setattr(csv_export, "EXPORT_CHUNK_ROWS", 1)
+    stream = await csv_export.export_csv(engine, ALICE, ExpenseFilters())
     assert (await anext(stream)).startswith(b"date,amount")
     assert (await anext(stream)).startswith(b"2024-01-01,0.10,USD")
     await stream.aclose()  # the prefetched chunk is awaited, its connection returned
