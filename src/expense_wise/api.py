@@ -1,18 +1,15 @@
-"""HTTP plumbing shared by every domain: errors, keyset cursors, request helpers."""
+"""HTTP plumbing shared by every domain: errors and request helpers (paging is in paging.py)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import uuid
-from typing import Annotated, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 from litestar import Request, Response
-from litestar.connection import ASGIConnection
-from litestar.exceptions import HTTPException, SerializationException, ValidationException
+from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import QueryParameter
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -24,8 +21,6 @@ from expense_wise.errors import Conflict, DomainError, Invalid, NotFound, Unproc
 from expense_wise.logging import get_logger
 
 log = get_logger(__name__)
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 200
 
 
 class ApiError(HTTPException):
@@ -188,92 +183,6 @@ def validation_errors(request: Request[Any, Any, Any], items: Any) -> list[dict[
     return errors
 
 
-_AT_PATH = re.compile(r"^(?P<message>.*) - at `\$(?P<path>[^`]*)`$", re.DOTALL)
-
-
-def _integral_floats_as_ints(value: Any) -> Any:
-    # JSON Schema counts 1.0 as an integer; msgspec's strict mode would not.
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, list):
-        return [_integral_floats_as_ints(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _integral_floats_as_ints(item) for key, item in value.items()}
-    return value
-
-
-async def strict_json_body(connection: ASGIConnection[Any, Any, Any, Any], handler: Any) -> None:
-    """Guard: a JSON body must match its schema exactly. Litestar converts bodies leniently
-    (0 for false, "5" for 5), which the published schema does not allow; msgspec's strict
-    decoding refuses them, as the schema says."""
-    data = handler.parsed_fn_signature.parameters.get("data")
-    if data is None or not isinstance(connection, Request):
-        return
-    if connection.content_type[0] != "application/json":
-        return
-    body = await connection.body()
-    if not body and data.is_optional:
-        return
-    try:
-        # The app's request class turns JSON nested too deeply or not UTF-8 into a 400.
-        value = _integral_floats_as_ints(await connection.json())
-    except SerializationException:
-        return  # not JSON at all: Litestar answers 400 when it reads the body
-    try:
-        msgspec.convert(value, type=data.annotation, strict=True)
-    except msgspec.ValidationError as error:
-        match = _AT_PATH.match(str(error))
-        message, path = (match["message"], match["path"]) if match else (str(error), "")
-        key = path.removeprefix(".") or "data"
-        raise ValidationException(extra=[{"key": key, "message": message}]) from error
-
-
-_NOT_QUERY = {"request", "state", "scope", "headers", "cookies", "query", "data", "body"}
-
-
-def _query_parameters(request: Request[Any, Any, Any]) -> dict[str, bool]:
-    """The query parameters of this route: public name -> whether a string is its type."""
-    handler = request.route_handler
-    dependencies = handler.resolve_dependencies()
-    signatures = [handler.parsed_fn_signature] + [
-        provider.parsed_fn_signature
-        for provider in dependencies.values()
-        if getattr(provider, "parsed_fn_signature", None) is not None
-    ]
-    found: dict[str, bool] = {}
-    for signature in signatures:
-        for name, parameter in signature.parameters.items():
-            kwarg = parameter.kwarg_definition
-            if name in _NOT_QUERY or name in dependencies or name in request.path_params:
-                continue
-            if getattr(kwarg, "header", None) or getattr(kwarg, "cookie", None):
-                continue
-            if kwarg is not None and not hasattr(kwarg, "query"):
-                continue  # a Body or Dependency marker
-            public = getattr(kwarg, "query", None) or getattr(kwarg, "name", None) or name
-            found[public] = parameter.has_inner_subclass_of(str) or parameter.is_subclass_of(str)
-    return found
-
-
-async def strict_query(connection: ASGIConnection[Any, Any, Any, Any], handler: Any) -> None:
-    """Guard: each query parameter is given at most once, and "null" is not a value of a
-    non-text parameter. Litestar would take one of several values, and read "null" as
-    absent; the published schema allows neither."""
-    if not isinstance(connection, Request) or not connection.query_params:
-        return
-    errors = []
-    for name, is_text in _query_parameters(connection).items():
-        values = connection.query_params.getall(name, [])
-        if len(values) > 1:
-            errors.append({"field": name, "message": "must be given at most once"})
-        elif values and values[0] == "null" and not is_text:
-            errors.append({"field": name, "message": "must not be null"})
-    if errors:
-        raise ApiError(
-            422, "; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors
-        )
-
-
 def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     body: dict[str, Any] = {"status_code": exc.status_code, "detail": exc.detail}
     if isinstance(exc, ValidationException) or (exc.status_code == 400 and exc.extra):
@@ -389,82 +298,6 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
         HTTP_500_INTERNAL_SERVER_ERROR,
         {"status_code": 500, "detail": "internal server error"},
     )
-
-
-# A keyset position: the sort key of the previous page's last row as an integer (a date's
-# ordinal, or microseconds since 1970 in UTC) and its id. Every string of this form is a
-# valid position (keys out of range are clamped), so the schema states exactly what is
-# accepted.
-CURSOR_PATTERN = described_pattern(
-    r"^[0-9]{1,18}\.[0-9a-f]{32}$", "must be a next_cursor value from an earlier page"
-)
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_MAX_MICROSECONDS = (dt.datetime.max.replace(tzinfo=dt.UTC) - _EPOCH) // dt.timedelta(
-    microseconds=1
-)
-
-
-class Cursor(msgspec.Struct, frozen=True):
-    key: int
-    id: uuid.UUID
-
-    @property
-    def date(self) -> dt.date:
-        return dt.date.fromordinal(min(max(self.key, 1), dt.date.max.toordinal()))
-
-    @property
-    def datetime(self) -> dt.datetime:
-        microseconds = min(self.key, _MAX_MICROSECONDS)
-        return _EPOCH + dt.timedelta(microseconds=microseconds)
-
-
-def encode_cursor(key: dt.date | dt.datetime, row_id: uuid.UUID) -> str:
-    if isinstance(key, dt.datetime):
-        number = (key.astimezone(dt.UTC) - _EPOCH) // dt.timedelta(microseconds=1)
-    else:
-        number = key.toordinal()
-    return f"{number}.{row_id.hex}"
-
-
-def decode_cursor(cursor: str) -> Cursor:
-    """The position of a cursor that matched CURSOR_PATTERN (the query parameter's)."""
-    if not re.match(CURSOR_PATTERN, cursor):
-        raise field_error("cursor", PATTERN_MESSAGES[repr(CURSOR_PATTERN)])
-    key, _, row_id = cursor.partition(".")
-    return Cursor(key=int(key), id=uuid.UUID(hex=row_id))
-
-
-def page_size(limit: int | None) -> int:
-    if limit is None:
-        return DEFAULT_PAGE_SIZE
-    if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise field_error("limit", f"must be between 1 and {MAX_PAGE_SIZE}")
-    return limit
-
-
-_DIGITS = re.compile(r"[0-9]+")
-
-
-def provide_page_size(
-    request: Request[Any, Any, Any],
-    limit: Annotated[
-        int | None,
-        QueryParameter(
-            name="limit",
-            ge=1,
-            le=MAX_PAGE_SIZE,
-            description=f"Items per page, digits 0-9 only (default {DEFAULT_PAGE_SIZE})",
-        ),
-    ] = None,
-) -> int:
-    """The page size of every list endpoint (dependency `page_limit`).
-
-    Litestar converts query integers leniently ("1e2" is 100); the documented grammar is
-    plain ASCII digits, so the raw text is checked too."""
-    raw = request.query_params.get("limit")
-    if raw is not None and _DIGITS.fullmatch(raw) is None:
-        raise field_error("limit", "must be a whole number in digits 0-9, such as 50")
-    return page_size(limit)
 
 
 def client_ip(request: Request[Any, Any, Any]) -> str:

@@ -30,8 +30,6 @@ from expense_wise.api import (
     integrity_error_handler,
     internal_error_handler,
     pool_timeout_handler,
-    strict_json_body,
-    strict_query,
 )
 from expense_wise.contract import OptionsAllow, install_contract
 from expense_wise.db.engine import (
@@ -78,6 +76,7 @@ from expense_wise.runtime.in_process import InProcessQueue
 from expense_wise.runtime.jobs import job_context
 from expense_wise.settings import Settings, load_settings, with_local_jwt_secret
 from expense_wise.storage import create_storage
+from expense_wise.strict_input import strict_json_body, strict_query
 from expense_wise.web.docs import OfflineSwaggerUI, docs_router
 from expense_wise.web.pages import EmailLinkPages, root, static_files, template_config
 

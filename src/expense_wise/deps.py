@@ -11,7 +11,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from expense_wise.api import provide_page_size
+from expense_wise.paging import provide_page_size
 from expense_wise.security import AuthUser
 from expense_wise.unit_of_work import unit_of_work
 

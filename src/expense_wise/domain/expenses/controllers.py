@@ -13,12 +13,13 @@ from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from expense_wise.api import CURSOR_PATTERN, ApiError, error_responses
+from expense_wise.api import ApiError, error_responses
 from expense_wise.db.types import utcnow
 from expense_wise.domain.budgets.services import check_thresholds
 from expense_wise.domain.expenses import csv_export, csv_io, schemas, services
 from expense_wise.domain.expenses.deps import FILTER_DEPENDENCIES
 from expense_wise.idempotency import MAX_KEY_LENGTH, request_fingerprint, run_idempotent
+from expense_wise.paging import CURSOR_PATTERN
 from expense_wise.security import AuthUser
 
 MAX_IMPORT_BYTES = 10 * 1024 * 1024

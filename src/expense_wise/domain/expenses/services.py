@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from expense_wise import api
+from expense_wise import api, paging
 from expense_wise.dates import checked_date, shifted
 from expense_wise.db import models as m
 from expense_wise.db.types import MONEY_SCALE, utcnow
@@ -398,7 +398,7 @@ async def list_expenses(
 ) -> tuple[list[schemas.Expense], str | None]:
     params: dict[str, Any] = {"listing_user_id": user_id, "page_size": limit + 1}
     if cursor:
-        position = api.decode_cursor(cursor)
+        position = paging.decode_cursor(cursor)
         params["after_occurred_on"] = position.date
         params["after_id"] = position.id
     if filters == _NO_FILTERS:
@@ -413,5 +413,5 @@ async def list_expenses(
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = api.encode_cursor(rows[-1].occurred_on, rows[-1].id)
+        next_cursor = paging.encode_cursor(rows[-1].occurred_on, rows[-1].id)
     return [_listed(row) for row in rows], next_cursor

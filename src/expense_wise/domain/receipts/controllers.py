@@ -12,10 +12,11 @@ from litestar.response import Redirect
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_307_TEMPORARY_REDIRECT
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from expense_wise.api import CURSOR_PATTERN, error_responses
+from expense_wise.api import error_responses
 from expense_wise.domain.expenses import schemas as expense_schemas
 from expense_wise.domain.receipts import schemas, services
 from expense_wise.fields import NO_NUL
+from expense_wise.paging import CURSOR_PATTERN
 from expense_wise.security import AuthUser
 
 # Room for the multipart envelope around a file of the maximum size.

@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from expense_wise import api
+from expense_wise import api, paging
 from expense_wise.db import models as m
 from expense_wise.db.types import utcnow
 from expense_wise.domain.expenses import schemas as expense_schemas
@@ -238,7 +238,7 @@ async def list_receipts(
             )
         )
     if cursor:
-        position = api.decode_cursor(cursor)
+        position = paging.decode_cursor(cursor)
         created_at = position.datetime
         # Spelled out rather than a row-value comparison so each side binds with its column type.
         conditions.append(
@@ -258,7 +258,7 @@ async def list_receipts(
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = api.encode_cursor(rows[-1].created_at, rows[-1].id)
+        next_cursor = paging.encode_cursor(rows[-1].created_at, rows[-1].id)
     return rows, next_cursor
 
 
