@@ -230,6 +230,11 @@ def worker_dashboard(spec: Spec) -> Dashboard:
                         *quantiles("job_duration_seconds", ("exported_job",), ocr),
                         unit="s",
                     ),
+                    panel(
+                        "OCR reading time per engine (the cascade's cost)",
+                        *quantiles("ocr_reading_seconds", ("engine",), worker),
+                        unit="s",
+                    ),
                 ),
             ),
             Row(

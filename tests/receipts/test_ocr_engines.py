@@ -225,3 +225,23 @@ def test_a_missing_field_has_no_confidence_and_needs_review() -> None:
     result = calibrated(fields, DOUBTING_TESSERACT)
     assert result.confidence["date"] == 0.0
     assert result.review_fields == ["date"] and result.needs_review
+
+
+@pytest.mark.parametrize("engine", ["tesseract", "rapidocr"])
+def test_each_engine_reading_is_timed_under_its_engine(engine: str) -> None:
+    from prometheus_client import REGISTRY
+
+    from expense_wise.domain.receipts.extraction import extract_from_image
+    from expense_wise.domain.receipts.images import load_image
+
+    def count(name: str) -> float:
+        value = REGISTRY.get_sample_value("ocr_reading_seconds_count", {"engine": name})
+        return value or 0.0
+
+    other = "rapidocr" if engine == "tesseract" else "tesseract"
+    before, other_before = count(engine), count(other)
+    image = load_image((RECEIPTS_DIR / "trading.jpg").read_bytes())
+    _, readings = extract_from_image(image, engine)  # type: ignore[arg-type]
+    assert readings >= 1
+    assert count(engine) - before == readings
+    assert count(other) == other_before

@@ -31,6 +31,7 @@ from expense_wise.domain.receipts.extraction.strategy import (
 )
 from expense_wise.domain.receipts.images import load_image
 from expense_wise.domain.receipts.ocr import OcrResult, run_ocr
+from expense_wise.metrics import OCR_READING_SECONDS
 from expense_wise.settings import DEFAULT_OCR_ENGINE, OcrEngine
 
 __all__ = [
@@ -60,14 +61,21 @@ def extract_from_image(
     """OCR and parse a decoded receipt; also says how many readings it took."""
 
     def tesseract(enlarge: float, faint_print: bool) -> OcrResult:
-        return run_ocr(image, enlarge, faint_print)
+        with OCR_READING_SECONDS.labels("tesseract").time():
+            return run_ocr(image, enlarge, faint_print)
+
+    def rapid_read() -> OcrResult:
+        with OCR_READING_SECONDS.labels("rapidocr").time():
+            return rapid.read(image)
+
+    def rapid_recognise(boxes: list[tuple[int, int, int, int]]) -> list[tuple[str, float]]:
+        with OCR_READING_SECONDS.labels("rapidocr").time():
+            return rapid.recognise(image, boxes)
 
     if engine == "rapidocr":
-        fields, readings = extract_fields(rapid.read(image)), 1
+        fields, readings = extract_fields(rapid_read()), 1
     elif engine == "auto":
-        fields, readings = read_cascade(
-            tesseract, lambda: rapid.read(image), lambda boxes: rapid.recognise(image, boxes)
-        )
+        fields, readings = read_cascade(tesseract, rapid_read, rapid_recognise)
     else:
         fields, readings = read_receipt(tesseract)
     return calibrated(fields), readings
